@@ -1,0 +1,26 @@
+"""The one home of fastbp's tunables.
+
+Kernels read these values when they are compiled; changing them afterwards has
+no effect on functions already compiled in this process (or cached on disk),
+so treat them as frozen once fastbp has trained a model.
+"""
+
+#: LLVM fast-math flags for the CPU kernels.  ``nnan`` and ``ninf`` are left
+#: out on purpose so that non-finite values are still detected, and ``afn``
+#: (approximate exp/log/tanh) is left out so results stay within float
+#: tolerance of scikit-learn's.
+FASTMATH = frozenset({"nsz", "arcp", "contract", "reassoc"})
+
+#: Cache compiled CPU kernels on disk (``__pycache__`` beside the sources, or
+#: ``NUMBA_CACHE_DIR``), so a second process does not compile them again.
+CACHE = True
+
+#: Keyword arguments shared by every ``numba.njit`` kernel.
+JIT_OPTIONS = {"cache": CACHE, "fastmath": set(FASTMATH), "nogil": True}
+
+#: Rows per chunk when predicting, so that prediction on a large X needs
+#: memory for one chunk of activations, not for the whole of X.
+PREDICT_CHUNK = 4096
+
+#: Relative tolerances the parity tests hold fastbp to, per dtype.
+TEST_RTOL = {"float64": 1e-6, "float32": 1e-4}

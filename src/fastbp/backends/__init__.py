@@ -1,0 +1,1 @@
+"""Host-side drivers of the kernels, one per device, with one interface."""

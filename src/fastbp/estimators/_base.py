@@ -1,0 +1,387 @@
+"""Shared base of the fastbp estimators: parameters, validation, the epoch loop.
+
+Python loops over epochs only; each epoch (shuffle, mini-batches, forward,
+backward, update) is one call into compiled code through the backend.  The
+bookkeeping around epochs (loss curve, early stopping, learning-rate schedules,
+warnings, verbose lines) follows scikit-learn's MLP step for step, so that the
+same ``random_state`` gives the same numbers.
+"""
+
+import numbers
+import warnings
+
+import numpy as np
+import scipy.optimize
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_array, check_random_state
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from fastbp import optim as O
+from fastbp.backends.cpu import CPUBackend, as_kernel_data
+from fastbp.estimators import _params
+from fastbp.nn.activations import ACTIVATION_CODES, OUTPUT_CODES
+from fastbp.nn.init import glorot_uniform
+from fastbp.nn.layout import Layout
+from fastbp.nn.losses import LOSS_CODES
+
+_STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+
+def _loss_name(out_activation, loss):
+    """Name of the loss paired with an output activation."""
+    if out_activation == "logistic":
+        return "binary_log_loss"
+    return loss
+
+
+def check_sample_weight(sample_weight, X, dtype):
+    """Validate ``sample_weight``: 1-D, one finite non-negative value per sample, not all 0.
+
+    Returns ``None`` when no weights are given.
+    """
+    if sample_weight is None:
+        return None
+    n = X.shape[0]
+    if isinstance(sample_weight, numbers.Number):
+        sample_weight = np.full(n, sample_weight, dtype=dtype)
+    sw = check_array(sample_weight, ensure_2d=False, dtype=dtype, order="C", input_name="sample_weight")
+    if sw.ndim != 1:
+        raise ValueError(f"Sample weights must be a 1D array or a scalar, got a {sw.ndim}D array.")
+    if sw.shape != (n,):
+        raise ValueError(f"sample_weight.shape == {sw.shape}, expected {(n,)}!")
+    if np.any(sw < 0):
+        raise ValueError("Negative values in sample_weight are not allowed.")
+    if np.all(sw == 0):
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    return sw
+
+
+def stochastic_only(est):
+    """``available_if`` condition of ``partial_fit``: only the stochastic solvers have it."""
+    if est.solver not in _STOCHASTIC_SOLVERS:
+        raise AttributeError(
+            f"partial_fit is only available for stochastic optimizers. {est.solver!r} is not stochastic."
+        )
+    return True
+
+
+class BaseBackprop(BaseEstimator):
+    """Base class of :class:`BackpropClassifier` and :class:`BackpropRegressor`.
+
+    Not for direct use.  Subclasses define ``_validate_input``, ``_output_activation``,
+    ``_predict_from_output`` and ``_score``.
+    """
+
+    # ------------------------------------------------------------------ setup
+    def _network(self, layout, dtype):
+        """Backend for a network of ``layout`` in ``dtype``."""
+        codes = (
+            ACTIVATION_CODES[self.activation],
+            OUTPUT_CODES[self.out_activation_],
+            LOSS_CODES[_loss_name(self.out_activation_, self._loss)],
+        )
+        return CPUBackend(layout, codes, dtype)
+
+    def _initialize(self, y, layer_units, dtype, random_state):
+        """Set the fitted attributes of a first fit and draw the initial weights."""
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = y.shape[1]
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = self._output_activation()
+        self.coefs_, self.intercepts_ = glorot_uniform(random_state, layer_units, self.activation, dtype)
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    # -------------------------------------------------------------------- fit
+    def _fit(self, X, y, sample_weight=None, incremental=False):
+        _params.validate_params(self)
+        hidden = _params.hidden_layer_sizes(self.hidden_layer_sizes)
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        dtype = X.dtype
+        sample_weight = check_sample_weight(sample_weight, X, dtype)
+        if y.ndim == 1:
+            y = y.reshape((-1, 1))
+        layer_units = [X.shape[1]] + hidden + [y.shape[1]]
+        if not first_pass:
+            fitted_units = self._layer_units()
+            if fitted_units != layer_units:
+                raise ValueError(
+                    f"The network fitted before has layer sizes {fitted_units}, but this "
+                    f"fit needs {layer_units}: hidden_layer_sizes, the number of features "
+                    "or the number of outputs changed. Set warm_start=False to start anew."
+                )
+        random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(y, layer_units, dtype, random_state)
+        self.n_outputs_ = y.shape[1]
+        layout = Layout(layer_units)
+        backend = self._network(layout, dtype)
+        theta = layout.pack(self.coefs_, self.intercepts_, dtype)
+
+        if self.solver in _STOCHASTIC_SOLVERS:
+            theta = self._fit_stochastic(backend, theta, X, y, sample_weight, random_state, incremental)
+        else:
+            self._fit_lbfgs(backend, theta, X, y, sample_weight)
+
+        self.coefs_, self.intercepts_ = layout.unpack(theta)
+        if not np.isfinite(theta).all():
+            raise ValueError(
+                "Solver produced non-finite parameter weights. The input data may "
+                "contain large values and need to be preprocessed (e.g. with "
+                "StandardScaler), or the learning rate may be too large."
+            )
+        return self
+
+    def _hyper(self, dtype, learning_rate):
+        """The float64 hyperparameter vector the kernels read."""
+        hyper = np.zeros(O.N_HYPER)
+        hyper[O.H_SOLVER] = O.SOLVER_CODES.get(self.solver, O.SGD)
+        hyper[O.H_LR] = learning_rate
+        hyper[O.H_MOMENTUM] = self.momentum
+        hyper[O.H_NESTEROV] = float(self.nesterovs_momentum)
+        hyper[O.H_BETA1] = self.beta_1
+        hyper[O.H_BETA2] = self.beta_2
+        hyper[O.H_EPSILON] = self.epsilon
+        hyper[O.H_ALPHA] = self.alpha
+        hyper[O.H_CLIP_EPS] = np.finfo(dtype).eps
+        hyper[O.H_OUT_SCALE] = 1.0
+        return hyper
+
+    def _fit_lbfgs(self, backend, theta, X, y, sample_weight):
+        """Minimise the full-batch loss with SciPy's L-BFGS-B, loss and gradient compiled.
+
+        Unlike scikit-learn 1.9, the gradient of a multi-output squared error is
+        the gradient of the reported loss (scikit-learn's is ``n_outputs`` times
+        too large, its issue #8349).
+        """
+        dtype = theta.dtype
+        data = as_kernel_data(X, y, sample_weight, dtype)
+        work = backend.workspace(X.shape[0])
+        grad = np.empty_like(theta)
+        hyper = self._hyper(dtype, self.learning_rate_init)
+        if self._loss == "squared_error":
+            hyper[O.H_OUT_SCALE] = 1.0 / y.shape[1]
+
+        def loss_grad(x):
+            theta[:] = x
+            loss = backend.loss_grad(data, theta, grad, hyper, work)
+            return loss, grad.astype(np.float64)
+
+        iteration = [0]
+
+        def report(intermediate_result):
+            iteration[0] += 1
+            print("Iteration %d, loss = %.8f" % (iteration[0], intermediate_result.fun))
+
+        result = scipy.optimize.minimize(
+            loss_grad,
+            theta.astype(np.float64),
+            method="L-BFGS-B",
+            jac=True,
+            callback=report if self.verbose else None,
+            options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol},
+        )
+        self.n_iter_ = min(result.nit, self.max_iter)
+        if result.status != 0:
+            msg = f"lbfgs failed to converge after {self.n_iter_} iteration(s) (status={result.status}):\n{result.message}\n"
+            if self.n_iter_ == self.max_iter:
+                msg += f"\nIncrease the number of iterations to improve the convergence (max_iter={self.max_iter})."
+            msg += "\nYou might also want to scale the data, for example with StandardScaler."
+            warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+        self.loss_ = float(result.fun)
+        theta[:] = result.x
+
+    def _validation_split(self, X, y, sample_weight, random_state):
+        """Hold out ``validation_fraction`` of the data exactly as scikit-learn does."""
+        stratify = y if (is_classifier(self) and self.n_outputs_ == 1) else None
+        arrays = (X, y) if sample_weight is None else (X, y, sample_weight)
+        split = train_test_split(
+            *arrays, random_state=random_state, test_size=self.validation_fraction, stratify=stratify
+        )
+        X_train, X_val, y_train, y_val = split[:4]
+        sw_train, sw_val = (split[4], split[5]) if sample_weight is not None else (None, None)
+        if X_val.shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' or the size of your dataset."
+            )
+        if is_classifier(self):
+            y_val = self._label_binarizer.inverse_transform(y_val)
+        return X_train, y_train, sw_train, X_val, y_val, sw_val
+
+    def _fit_stochastic(self, backend, theta, X, y, sample_weight, random_state, incremental):
+        dtype = theta.dtype
+        if not incremental or not hasattr(self, "_optimizer") or self._optimizer.moments.shape[1] != theta.size:
+            self._optimizer = O.OptimizerState(self.solver, theta.size, dtype, self.learning_rate_init)
+        opt = self._optimizer
+        opt.moments = opt.moments.astype(dtype, copy=False)
+
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        early_stopping = self.early_stopping
+        if early_stopping:
+            X, y, sample_weight, X_val, y_val, sw_val = self._validation_split(X, y, sample_weight, random_state)
+            self._best_theta = theta.copy()
+
+        n_samples = X.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(200, n_samples)
+        else:
+            if self.batch_size > n_samples:
+                warnings.warn(
+                    "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped"
+                )
+            batch_size = int(np.clip(self.batch_size, 1, n_samples))
+
+        data = as_kernel_data(X, y, sample_weight, dtype)
+        work = backend.workspace(batch_size)
+        order = np.arange(n_samples, dtype=np.int64)
+        hyper = self._hyper(dtype, opt.learning_rate)
+        no_shuffle = (np.zeros(0, dtype=np.uint32), np.zeros(1, dtype=np.int64))
+
+        try:
+            self.n_iter_ = 0
+            for _ in range(self.max_iter):
+                hyper[O.H_LR] = opt.learning_rate
+                if self.shuffle:
+                    state = random_state.get_state(legacy=True)
+                    rng_state = (state[1].copy(), np.array([state[2]], dtype=np.int64))
+                else:
+                    rng_state = no_shuffle
+                loss = backend.epoch(data, order, rng_state, theta, (opt.moments, opt.counters), hyper, batch_size, work)
+                if self.shuffle:
+                    random_state.set_state((state[0], rng_state[0], int(rng_state[1][0]), state[3], state[4]))
+
+                self.n_iter_ += 1
+                self.loss_ = float(loss)
+                self.t_ += n_samples
+                self.loss_curve_.append(self.loss_)
+                if self.verbose:
+                    print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
+                if not np.isfinite(self.loss_):
+                    break  # diverged: _fit raises on the non-finite weights
+
+                if early_stopping:
+                    self._track_validation(theta, X_val, y_val, sw_val)
+                else:
+                    self._track_training_loss()
+                opt.end_of_epoch(self.learning_rate, self.learning_rate_init, self.power_t, self.t_)
+
+                if self._no_improvement_count > self.n_iter_no_change:
+                    if early_stopping:
+                        msg = "Validation score did not improve more than tol=%f for %d consecutive epochs." % (
+                            self.tol,
+                            self.n_iter_no_change,
+                        )
+                    else:
+                        msg = "Training loss did not improve more than tol=%f for %d consecutive epochs." % (
+                            self.tol,
+                            self.n_iter_no_change,
+                        )
+                    if opt.on_plateau(self.learning_rate, msg, self.verbose):
+                        break
+                    self._no_improvement_count = 0
+
+                if incremental:
+                    break
+                if self.n_iter_ == self.max_iter:
+                    warnings.warn(
+                        "Stochastic Optimizer: Maximum iterations (%d) reached and the "
+                        "optimization hasn't converged yet." % self.max_iter,
+                        ConvergenceWarning,
+                    )
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.")
+
+        if early_stopping:
+            theta = self._best_theta
+            del self._best_theta
+        return theta
+
+    def _track_training_loss(self):
+        """Count epochs without a training-loss improvement larger than ``tol``."""
+        if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+            self._no_improvement_count += 1
+        else:
+            self._no_improvement_count = 0
+        if self.loss_curve_[-1] < self.best_loss_:
+            self.best_loss_ = self.loss_curve_[-1]
+
+    def _track_validation(self, theta, X_val, y_val, sw_val):
+        """Score the held-out set, count epochs without progress, keep the best weights."""
+        backend = self._network(Layout(self._layer_units()), theta.dtype)
+        output = backend.predict(as_kernel_data(X_val, dtype=theta.dtype), theta)
+        if not np.isfinite(output).all():
+            score = np.nan
+        else:
+            score = self._score(y_val, self._predict_from_output(output), sw_val)
+        self.validation_scores_.append(score)
+        if self.verbose:
+            print("Validation score: %f" % score)
+        if score < self.best_validation_score_ + self.tol:
+            self._no_improvement_count += 1
+        else:
+            self._no_improvement_count = 0
+        if score > self.best_validation_score_:
+            self.best_validation_score_ = score
+            self._best_theta = theta.copy()
+
+    # ---------------------------------------------------------------- predict
+    def _layer_units(self):
+        """Widths of every layer of the fitted network, input first."""
+        return [c.shape[0] for c in self.coefs_] + [self.coefs_[-1].shape[1]]
+
+    def _forward(self, X, check_input=True):
+        """Output-layer activations for X (validated unless ``check_input`` is False)."""
+        check_is_fitted(self)
+        if check_input:
+            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        model_dtype = self.coefs_[0].dtype
+        dtype = np.result_type(model_dtype, X.dtype)
+        if dtype not in (np.float32, np.float64):
+            dtype = np.float64
+        layout = Layout(self._layer_units())
+        theta = layout.pack(self.coefs_, self.intercepts_, dtype)
+        backend = self._network(layout, dtype)
+        if sp.issparse(X) and X.dtype != dtype:
+            X = X.astype(dtype)
+        return backend.predict(as_kernel_data(X, dtype=dtype), theta)
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.  float32 input trains in float32, anything else in float64.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values (class labels in classification, real numbers in
+            regression).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative sample weights.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags

@@ -1,0 +1,131 @@
+"""Parameter documentation shared by both estimators' docstrings."""
+
+COMMON_PARAMETERS = """
+    hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
+        The ith element is the number of neurons in the ith hidden layer.
+
+    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
+        Activation function of the hidden layers: ``f(x) = x``,
+        ``1 / (1 + exp(-x))``, ``tanh(x)`` or ``max(0, x)``.
+
+    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+        Weight optimiser: SciPy's L-BFGS-B on the full-batch loss (whose loss
+        and gradient are computed by the compiled core), mini-batch SGD, or Adam.
+
+    alpha : float, default=0.0001
+        Strength of the L2 penalty, divided by the sample-weight sum of the batch.
+
+    batch_size : int or 'auto', default='auto'
+        Mini-batch size of the stochastic solvers; 'auto' is ``min(200, n_samples)``.
+
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Learning-rate schedule of ``solver='sgd'``: constant; divided by
+        ``(t + 1) ** power_t`` after each epoch, t the number of samples seen;
+        or divided by 5 each time ``n_iter_no_change`` epochs fail to improve by ``tol``.
+
+    learning_rate_init : float, default=0.001
+        Initial learning rate (stochastic solvers).
+
+    power_t : float, default=0.5
+        Exponent of the 'invscaling' schedule.
+
+    max_iter : int, default=200
+        Maximum number of epochs (stochastic solvers) or iterations (lbfgs).
+
+    shuffle : bool, default=True
+        Shuffle the samples every epoch (stochastic solvers).
+
+    random_state : int, RandomState instance or None, default=None
+        Seed of the initial weights, the shuffles and the validation split.
+        The same seed gives the same draws as scikit-learn's MLP.
+
+    tol : float, default=1e-4
+        Improvement of the loss or validation score below which an epoch counts
+        as no progress.
+
+    verbose : bool, default=False
+        Print the loss (and validation score) after each epoch.
+
+    warm_start : bool, default=False
+        Start ``fit`` from the previous solution instead of new random weights.
+
+    momentum : float, default=0.9
+        Momentum of ``solver='sgd'``, in [0, 1].
+
+    nesterovs_momentum : bool, default=True
+        Use Nesterov's momentum with ``solver='sgd'``.
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data, stop when its
+        score has not improved by ``tol`` for ``n_iter_no_change`` epochs, and
+        keep the weights of the best epoch (stochastic solvers).
+
+    validation_fraction : float, default=0.1
+        Share of the training data held out for early stopping, in [0, 1).
+
+    beta_1 : float, default=0.9
+        Decay rate of Adam's first-moment estimate, in [0, 1).
+
+    beta_2 : float, default=0.999
+        Decay rate of Adam's second-moment estimate, in [0, 1).
+
+    epsilon : float, default=1e-8
+        Adam's numerical-stability term.
+
+    n_iter_no_change : int, default=10
+        Number of epochs without progress that stops training (stochastic solvers).
+
+    max_fun : int, default=15000
+        Maximum number of loss evaluations of ``solver='lbfgs'``.
+"""
+
+COMMON_ATTRIBUTES = """
+    loss_ : float
+        Loss at the end of training (last epoch's mean mini-batch loss).
+
+    best_loss_ : float or None
+        Lowest training loss seen; None when ``early_stopping=True``.
+
+    loss_curve_ : list of float
+        Training loss after each epoch (stochastic solvers).
+
+    validation_scores_ : list of float or None
+        Validation score after each epoch with ``early_stopping=True``.
+
+    best_validation_score_ : float or None
+        Best validation score with ``early_stopping=True``.
+
+    t_ : int
+        Number of training samples seen by the solver.
+
+    coefs_ : list of ndarray of shape (n_in, n_out)
+        Weight matrix of each layer.
+
+    intercepts_ : list of ndarray of shape (n_out,)
+        Bias vector of each layer.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names seen during fit, when X had string column names.
+
+    n_iter_ : int
+        Number of epochs (or L-BFGS iterations) run by the last fit.
+
+    n_layers_ : int
+        Number of layers, input and output included.
+
+    n_outputs_ : int
+        Number of outputs.
+
+    out_activation_ : str
+        Output activation.
+"""
+
+
+def fill(doc):
+    """Insert the shared parameter and attribute sections into ``doc``."""
+    return doc.replace("%(parameters)s", COMMON_PARAMETERS.strip("\n")).replace(
+        "%(attributes)s", COMMON_ATTRIBUTES.strip("\n")
+    )

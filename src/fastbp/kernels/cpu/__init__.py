@@ -1,0 +1,18 @@
+"""CPU kernels compiled with Numba.
+
+Array arguments are grouped in small tuples so that no kernel takes a long
+positional list:
+
+``data``  ``(X, x_data, x_indices, x_indptr, Y, sw)``
+    Training inputs.  Dense X is a C-contiguous ``(n, n_features)`` array and
+    the CSR arrays are empty; sparse X is ``(0, n_features)`` and the CSR arrays
+    hold the matrix.  ``Y`` is ``(n, n_outputs)`` in the working dtype, ``sw``
+    the per-sample weights (ones when none were given).
+``net``   ``(units, w_off, b_off, codes)``
+    Layer widths, offsets of weights and biases in the flat parameter buffer
+    (see :mod:`fastbp.nn.layout`), and ``codes = [hidden activation, output
+    activation, loss]``.
+``work``  ``(acts, deltas, xbuf)``
+    Preallocated workspaces for one mini-batch: the outputs and deltas of every
+    layer (flat) and the gathered input rows of dense X.
+"""

@@ -1,0 +1,162 @@
+"""Dense layers: forward and backward passes of a mini-batch, CPU.
+
+The matrix products go through ``np.dot`` (the BLAS) on contiguous workspace
+views; everything around them (gather, bias, activation, derivative, column
+sums, sparse first layer) is an explicit loop.
+"""
+
+import numba
+import numpy as np
+
+from fastbp import _config
+from fastbp.kernels.cpu.activations import bias_activate, multiply_grad
+
+_jit = numba.njit(**_config.JIT_OPTIONS)
+
+
+@_jit
+def layer_offsets(units, capacity):
+    """Start of every layer's block in the flat activation workspace.
+
+    Layer ``l`` (``1 <= l <= n_layers``) owns ``capacity * units[l]`` entries
+    starting at ``offsets[l - 1]``.
+    """
+    n_layers = units.shape[0] - 1
+    offsets = np.zeros(n_layers + 1, dtype=np.int64)
+    for l in range(n_layers):
+        offsets[l + 1] = offsets[l] + capacity * units[l + 1]
+    return offsets
+
+
+@_jit
+def weights(theta, net, l):
+    """View of layer ``l``'s weight matrix ``(n_in, n_out)`` in the flat buffer."""
+    units, w_off = net[0], net[1]
+    n_in, n_out = units[l], units[l + 1]
+    return theta[w_off[l] : w_off[l] + n_in * n_out].reshape((n_in, n_out))
+
+
+@_jit
+def bias(theta, net, l):
+    """View of layer ``l``'s bias vector in the flat buffer."""
+    units, b_off = net[0], net[2]
+    return theta[b_off[l] : b_off[l] + units[l + 1]]
+
+
+@_jit
+def block(buf, offsets, l, n_rows, n_cols):
+    """Layer ``l``'s ``(n_rows, n_cols)`` block (``1 <= l``) of a flat workspace."""
+    start = offsets[l - 1]
+    return buf[start : start + n_rows * n_cols].reshape((n_rows, n_cols))
+
+
+@_jit
+def is_sparse(data):
+    """True when ``data`` carries X as CSR arrays."""
+    return data[3].shape[0] > 0
+
+
+@_jit
+def gather_rows(X, rows, out):
+    """``out[i] = X[rows[i]]``: the mini-batch of dense X, contiguous."""
+    n_features = X.shape[1]
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        for j in range(n_features):
+            out[i, j] = X[r, j]
+
+
+@_jit
+def csr_rows_dot(data, rows, W, Z):
+    r"""Sparse first layer: :math:`Z = X_{rows} W` with X in CSR form."""
+    x_data, x_indices, x_indptr = data[1], data[2], data[3]
+    n_out = W.shape[1]
+    for i in range(rows.shape[0]):
+        for j in range(n_out):
+            Z[i, j] = 0.0
+        r = rows[i]
+        for k in range(x_indptr[r], x_indptr[r + 1]):
+            v = x_data[k]
+            c = x_indices[k]
+            for j in range(n_out):
+                Z[i, j] += v * W[c, j]
+
+
+@_jit
+def csr_rows_tdot(data, rows, D, G):
+    r"""Sparse first-layer weight gradient: :math:`G = X_{rows}^T D`."""
+    x_data, x_indices, x_indptr = data[1], data[2], data[3]
+    G[:, :] = 0.0
+    n_out = D.shape[1]
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        for k in range(x_indptr[r], x_indptr[r + 1]):
+            v = x_data[k]
+            c = x_indices[k]
+            for j in range(n_out):
+                G[c, j] += v * D[i, j]
+
+
+@_jit
+def forward(data, rows, theta, net, work, offsets):
+    r"""Forward pass of the samples ``rows`` through every layer.
+
+    For each layer :math:`l`, :math:`A_{l+1} = f_l(A_l W_l + b_l)` with
+    :math:`A_0 = X_{rows}`, :math:`f_l` the hidden activation and, for the last
+    layer, the output activation.  The outputs land in ``work[0]`` at
+    ``offsets``; dense input rows are gathered into ``work[2]``.
+    """
+    units, codes = net[0], net[3]
+    acts, xbuf = work[0], work[2]
+    n_layers = units.shape[0] - 1
+    n = rows.shape[0]
+    for l in range(n_layers):
+        W = weights(theta, net, l)
+        Z = block(acts, offsets, l + 1, n, units[l + 1])
+        if l == 0:
+            if is_sparse(data):
+                csr_rows_dot(data, rows, W, Z)
+            else:
+                A = xbuf[:n]
+                gather_rows(data[0], rows, A)
+                np.dot(A, W, Z)
+        else:
+            np.dot(block(acts, offsets, l, n, units[l]), W, Z)
+        code = codes[1] if l == n_layers - 1 else codes[0]
+        bias_activate(Z, bias(theta, net, l), code)
+
+
+@_jit
+def backward(data, rows, theta, grad, net, work, offsets):
+    r"""Back-propagate the output delta and write the raw gradient.
+
+    Expects ``work[1]``'s last block to hold the output delta :math:`D_L`.
+    For each layer from the last, :math:`G_{W_l} = A_l^T D_l`,
+    :math:`G_{b_l} = \sum_i D_{l,i}` and
+    :math:`D_{l-1} = (D_l W_l^T) \odot f'(A_l)`.  Regularisation and the
+    division by the weight sum are left to :func:`fastbp.kernels.cpu.optim.finish_gradient`.
+    """
+    units, codes = net[0], net[3]
+    acts, deltas, xbuf = work[0], work[1], work[2]
+    n_layers = units.shape[0] - 1
+    n = rows.shape[0]
+    for l in range(n_layers - 1, -1, -1):
+        D = block(deltas, offsets, l + 1, n, units[l + 1])
+        GW = weights(grad, net, l)
+        if l == 0:
+            if is_sparse(data):
+                csr_rows_tdot(data, rows, D, GW)
+            else:
+                np.dot(xbuf[:n].T, D, GW)
+        else:
+            A = block(acts, offsets, l, n, units[l])
+            np.dot(A.T, D, GW)
+        gb = bias(grad, net, l)
+        gb[:] = 0.0
+        for i in range(n):
+            for j in range(D.shape[1]):
+                gb[j] += D[i, j]
+        if l > 0:
+            D_prev = block(deltas, offsets, l, n, units[l])
+            np.dot(D, weights(theta, net, l).T, D_prev)
+            multiply_grad(block(acts, offsets, l, n, units[l]), D_prev, codes[0])

@@ -1,0 +1,98 @@
+"""Mini-batch loss and output delta, compiled for the CPU."""
+
+import numba
+
+from fastbp import _config
+from fastbp.nn import losses as L
+
+_inline = numba.njit(inline="always", **_config.JIT_OPTIONS)
+_jit = numba.njit(**_config.JIT_OPTIONS)
+
+squared_error = _inline(L.squared_error)
+poisson = _inline(L.poisson)
+log_loss = _inline(L.log_loss)
+binary_log_loss = _inline(L.binary_log_loss)
+
+
+@_jit
+def weighted_loss(P, Y, rows, sw, code, eps):
+    r"""Sample-weighted mean loss of a mini-batch, without regularisation.
+
+    .. math:: \ell = \frac{1}{c \sum_i w_i} \sum_i w_i \sum_j l(y_{ij}, p_{ij})
+
+    with :math:`c` the number of outputs for ``squared_error`` (its per-output
+    losses are averaged) and :math:`c = 1` otherwise (summed), as scikit-learn
+    defines them.
+
+    Parameters
+    ----------
+    P : ndarray of shape (n_rows, n_outputs)
+        Network outputs of the batch.
+    Y : ndarray of shape (n_samples, n_outputs)
+        All targets; row ``rows[i]`` is the target of ``P[i]``.
+    rows : ndarray of int64
+        Indices of the batch's samples.
+    sw : ndarray of shape (n_samples,)
+        Sample weights.
+    code : int
+        Loss code from :mod:`fastbp.nn.losses`.
+    eps : float
+        Probability clipping threshold for the log losses.
+
+    Returns
+    -------
+    loss : float
+    sw_sum : float
+        Sum of the batch's sample weights.
+    """
+    n, m = P.shape
+    total = 0.0
+    sw_sum = 0.0
+    for i in range(n):
+        r = rows[i]
+        acc = 0.0
+        if code == L.SQUARED_ERROR:
+            for j in range(m):
+                acc += squared_error(Y[r, j], P[i, j])
+        elif code == L.POISSON:
+            for j in range(m):
+                acc += poisson(Y[r, j], P[i, j])
+        elif code == L.LOG_LOSS:
+            for j in range(m):
+                acc += log_loss(Y[r, j], P[i, j], eps)
+        else:
+            for j in range(m):
+                acc += binary_log_loss(Y[r, j], P[i, j], eps)
+        total += sw[r] * acc
+        sw_sum += sw[r]
+    if code == L.SQUARED_ERROR:
+        total /= m
+    if sw_sum == 0.0:
+        return 0.0, sw_sum
+    return total / sw_sum, sw_sum
+
+
+@_jit
+def output_delta(P, Y, rows, sw, scale, D):
+    r"""Error at the output pre-activation for a canonical loss/link pair.
+
+    .. math:: D_{ij} = s \, w_{r_i} (p_{ij} - y_{r_i j})
+
+    Parameters
+    ----------
+    P : ndarray of shape (n_rows, n_outputs)
+        Network outputs of the batch.
+    Y, rows, sw
+        As in :func:`weighted_loss`.
+    scale : float
+        Extra factor :math:`s` (1, or ``1 / n_outputs`` where the gradient must
+        match a loss averaged over outputs).
+    D : ndarray of shape (n_rows, n_outputs)
+        Output.
+    """
+    n, m = P.shape
+    for i in range(n):
+        r = rows[i]
+        w = scale * sw[r]
+        for j in range(m):
+            D[i, j] = w * (P[i, j] - Y[r, j])

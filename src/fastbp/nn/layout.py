@@ -1,0 +1,61 @@
+"""All weights and biases of a network in one flat buffer.
+
+The buffer holds every layer's weight matrix (row-major, ``n_in x n_out``) in
+layer order, then every layer's bias vector: the order scikit-learn's ``lbfgs``
+solver packs parameters in.  Gradients and optimizer state use the same layout,
+so an optimizer step is one loop over one array.
+"""
+
+import numpy as np
+
+
+class Layout:
+    """Offsets of each layer's weights and biases in the flat buffer.
+
+    Parameters
+    ----------
+    layer_units : sequence of int
+        Width of every layer, input first, output last.
+
+    Attributes
+    ----------
+    units : ndarray of int64
+        ``layer_units`` as an array (what the kernels read).
+    w_off : ndarray of int64
+        Start of each layer's weights.
+    b_off : ndarray of int64
+        Start of each layer's biases.
+    n_coef : int
+        Number of weights (the part of the buffer that is L2-penalised).
+    size : int
+        Total length of the buffer.
+    """
+
+    def __init__(self, layer_units):
+        units = np.asarray(layer_units, dtype=np.int64)
+        n_layers = len(units) - 1
+        w_sizes = units[:-1] * units[1:]
+        self.units = units
+        self.w_off = np.zeros(n_layers, dtype=np.int64)
+        self.w_off[1:] = np.cumsum(w_sizes)[:-1]
+        self.n_coef = int(w_sizes.sum())
+        self.b_off = np.zeros(n_layers, dtype=np.int64)
+        self.b_off[:] = self.n_coef + np.concatenate(([0], np.cumsum(units[1:])[:-1]))
+        self.size = self.n_coef + int(units[1:].sum())
+
+    def pack(self, coefs, intercepts, dtype):
+        """Copy lists of weight matrices and bias vectors into a new flat buffer."""
+        flat = np.empty(self.size, dtype=dtype)
+        for i, (coef, intercept) in enumerate(zip(coefs, intercepts)):
+            flat[self.w_off[i] : self.w_off[i] + coef.size] = np.ravel(coef)
+            flat[self.b_off[i] : self.b_off[i] + intercept.size] = intercept
+        return flat
+
+    def unpack(self, flat):
+        """Views of ``flat`` as sklearn's ``coefs_`` and ``intercepts_`` lists."""
+        coefs, intercepts = [], []
+        for i in range(len(self.units) - 1):
+            n_in, n_out = int(self.units[i]), int(self.units[i + 1])
+            coefs.append(flat[self.w_off[i] : self.w_off[i] + n_in * n_out].reshape(n_in, n_out))
+            intercepts.append(flat[self.b_off[i] : self.b_off[i] + n_out])
+        return coefs, intercepts

@@ -1,0 +1,83 @@
+"""Optimizer hyperparameters, state and learning-rate schedules.
+
+The stochastic solvers run inside the compiled epoch; this module holds what
+the host side keeps between epochs: the packed hyperparameter vector the
+kernels read, the optimizer state arrays, and the per-epoch schedules
+(``invscaling``, ``adaptive``) that scikit-learn applies at the end of each
+epoch.
+"""
+
+import numpy as np
+
+SGD = 0
+ADAM = 1
+SOLVER_CODES = {"sgd": SGD, "adam": ADAM}
+
+# Layout of the float64 hyperparameter vector read by the kernels.
+H_SOLVER = 0
+H_LR = 1
+H_MOMENTUM = 2
+H_NESTEROV = 3
+H_BETA1 = 4
+H_BETA2 = 5
+H_EPSILON = 6
+H_ALPHA = 7
+H_CLIP_EPS = 8
+H_OUT_SCALE = 9
+N_HYPER = 10
+
+
+class OptimizerState:
+    """What a stochastic solver carries from one epoch (or ``partial_fit``) to the next.
+
+    Parameters
+    ----------
+    solver : {'sgd', 'adam'}
+    n_params : int
+        Length of the flat parameter buffer.
+    dtype : numpy dtype
+        Parameter dtype.
+    learning_rate_init : float
+
+    Attributes
+    ----------
+    moments : ndarray of shape (2, n_params)
+        SGD velocity in row 0, or Adam's first and second moments.
+    counters : ndarray of int64 of shape (1,)
+        Adam's step count.
+    learning_rate : float
+        Current SGD learning rate (changed by ``invscaling`` and ``adaptive``).
+    """
+
+    def __init__(self, solver, n_params, dtype, learning_rate_init):
+        self.solver = solver
+        self.moments = np.zeros((2, n_params), dtype=dtype)
+        self.counters = np.zeros(1, dtype=np.int64)
+        self.learning_rate = float(learning_rate_init)
+
+    def end_of_epoch(self, schedule, learning_rate_init, power_t, time_step):
+        """Apply the ``invscaling`` schedule after an epoch (SGD only)."""
+        if self.solver == "sgd" and schedule == "invscaling":
+            self.learning_rate = float(learning_rate_init) / (time_step + 1) ** power_t
+
+    def on_plateau(self, schedule, msg, verbose):
+        """React to ``n_iter_no_change`` epochs without progress.
+
+        Returns
+        -------
+        stop : bool
+            True to stop training; False when the ``adaptive`` schedule divided
+            the SGD learning rate by 5 instead.
+        """
+        if self.solver != "sgd" or schedule != "adaptive":
+            if verbose:
+                print(msg + " Stopping.")
+            return True
+        if self.learning_rate <= 1e-6:
+            if verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        self.learning_rate /= 5.0
+        if verbose:
+            print(msg + " Setting learning rate to %f" % self.learning_rate)
+        return False
