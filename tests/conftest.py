@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from fastbp.backends.cpu import CPUBackend, as_kernel_data
+from fastbp.nn.activations import ACTIVATION_CODES, OUTPUT_CODES
+from fastbp.nn.layout import Layout
+from fastbp.nn.losses import LOSS_CODES
+from fastbp import optim as O
+
+#: (loss, output activation, target kind) of every canonical pair.
+LOSS_PAIRS = [
+    ("squared_error", "identity", "real"),
+    ("poisson", "exp", "count"),
+    ("log_loss", "softmax", "onehot"),
+    ("binary_log_loss", "logistic", "binary"),
+]
+
+
+def make_problem(loss_kind, n=23, n_features=5, n_outputs=3, seed=0, dtype=np.float64):
+    """Small random inputs and targets suited to a loss."""
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, n_features))
+    if loss_kind == "real":
+        y = rng.normal(size=(n, n_outputs))
+    elif loss_kind == "count":
+        y = rng.poisson(1.5, size=(n, n_outputs)).astype(float)
+    elif loss_kind == "onehot":
+        y = np.eye(n_outputs)[rng.randint(n_outputs, size=n)]
+    else:
+        y = (rng.rand(n, n_outputs) > 0.5).astype(float)
+    sw = rng.uniform(0.5, 2.0, size=n)
+    return X.astype(dtype), y.astype(dtype), sw.astype(dtype)
+
+
+class Net:
+    """A CPU backend with random weights, for kernel-level tests."""
+
+    def __init__(self, units, activation, out, loss, dtype, seed=1):
+        self.layout = Layout(units)
+        self.backend = CPUBackend(
+            self.layout, (ACTIVATION_CODES[activation], OUTPUT_CODES[out], LOSS_CODES[loss]), dtype
+        )
+        rng = np.random.RandomState(seed)
+        self.theta = (rng.uniform(-0.6, 0.6, self.layout.size)).astype(dtype)
+        self.dtype = np.dtype(dtype)
+
+    def hyper(self, alpha=0.0, out_scale=1.0):
+        h = np.zeros(O.N_HYPER)
+        h[O.H_ALPHA] = alpha
+        h[O.H_CLIP_EPS] = np.finfo(self.dtype).eps
+        h[O.H_OUT_SCALE] = out_scale
+        return h
+
+    def loss_grad(self, X, y, sw, theta=None, alpha=0.0, out_scale=1.0):
+        theta = self.theta if theta is None else theta
+        data = as_kernel_data(X, y, sw, self.dtype)
+        grad = np.empty_like(theta)
+        work = self.backend.workspace(X.shape[0])
+        loss = self.backend.loss_grad(data, theta, grad, self.hyper(alpha, out_scale), work)
+        return loss, grad
+
+
+@pytest.fixture
+def net_factory():
+    return Net

@@ -1,0 +1,71 @@
+"""A plain NumPy MLP: the one oracle the compiled kernels are tested against.
+
+Written independently of ``fastbp.kernels``: whole-matrix NumPy operations,
+no flat buffers, no Numba.
+"""
+
+import numpy as np
+
+HIDDEN = {
+    "identity": (lambda z: z, lambda a: np.ones_like(a)),
+    "logistic": (lambda z: 1 / (1 + np.exp(-z)), lambda a: a * (1 - a)),
+    "tanh": (np.tanh, lambda a: 1 - a**2),
+    "relu": (lambda z: np.maximum(z, 0), lambda a: (a > 0).astype(a.dtype)),
+}
+
+
+def output(z, kind):
+    """Output activation."""
+    if kind == "identity":
+        return z
+    if kind == "exp":
+        return np.exp(z)
+    if kind == "logistic":
+        return 1 / (1 + np.exp(-z))
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def data_loss(y, p, loss, sw):
+    """Sample-weighted loss as scikit-learn defines it (without the L2 term)."""
+    w = sw[:, None] / sw.sum()
+    eps = np.finfo(p.dtype).eps
+    if loss == "squared_error":
+        return 0.5 * np.sum(w * (y - p) ** 2) / y.shape[1]
+    if loss == "poisson":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            term = np.where(y > 0, y * np.log(np.where(y > 0, y, 1) / p), 0.0) - y + p
+        return np.sum(w * term)
+    q = np.clip(p, eps, 1 - eps)
+    if loss == "log_loss":
+        return -np.sum(w * np.where(y > 0, y * np.log(q), 0.0))
+    return -np.sum(w * (np.where(y > 0, y * np.log(q), 0.0) + np.where(y < 1, (1 - y) * np.log(1 - q), 0.0)))
+
+
+def forward(X, coefs, intercepts, activation, out):
+    """All layer outputs, input first."""
+    f = HIDDEN[activation][0]
+    acts = [X]
+    for i, (W, b) in enumerate(zip(coefs, intercepts)):
+        z = acts[-1] @ W + b
+        acts.append(output(z, out) if i == len(coefs) - 1 else f(z))
+    return acts
+
+
+def loss_and_grad(X, y, sw, coefs, intercepts, activation, out, loss, alpha, out_scale=1.0):
+    """Loss and its gradient by textbook backpropagation.
+
+    ``out_scale`` multiplies the output delta (1/n_outputs gives the exact
+    gradient of the squared error averaged over outputs).
+    """
+    acts = forward(X, coefs, intercepts, activation, out)
+    sw_sum = sw.sum()
+    value = data_loss(y, acts[-1], loss, sw) + 0.5 * alpha * sum(np.sum(W * W) for W in coefs) / sw_sum
+    delta = out_scale * (acts[-1] - y) * sw[:, None]
+    gW, gb = [None] * len(coefs), [None] * len(coefs)
+    for i in range(len(coefs) - 1, -1, -1):
+        gW[i] = (acts[i].T @ delta + alpha * coefs[i]) / sw_sum
+        gb[i] = delta.sum(axis=0) / sw_sum
+        if i:
+            delta = (delta @ coefs[i].T) * HIDDEN[activation][1](acts[i])
+    return value, gW, gb

@@ -1,0 +1,78 @@
+"""Backpropagation checked by central finite differences and against the NumPy oracle."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from conftest import LOSS_PAIRS, Net, make_problem
+import reference
+
+ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("loss,out,kind", LOSS_PAIRS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_gradient_matches_finite_differences(activation, loss, out, kind, dtype):
+    X, y, sw = make_problem(kind, dtype=dtype)
+    net = Net([5, 7, 4, 3], activation, out, loss, dtype)
+    alpha = 0.3
+    _, grad = net.loss_grad(X, y, sw, alpha=alpha)
+    # Differences are taken in float64 on the float64 copy of the problem.
+    net64 = Net([5, 7, 4, 3], activation, out, loss, np.float64)
+    X64, y64, sw64 = (a.astype(np.float64) for a in (X, y, sw))
+    theta = net.theta.astype(np.float64)
+    h = 1e-6
+    fd = np.empty_like(theta)
+    for k in range(theta.size):
+        plus, minus = theta.copy(), theta.copy()
+        plus[k] += h
+        minus[k] -= h
+        fd[k] = (net64.loss_grad(X64, y64, sw64, plus, alpha)[0] - net64.loss_grad(X64, y64, sw64, minus, alpha)[0]) / (2 * h)
+    if loss == "squared_error":
+        # scikit-learn's stochastic gradient is that of the summed (not averaged)
+        # per-output losses; the kernels reproduce it: n_outputs times the loss's.
+        fd_data = fd - alpha * np.concatenate([theta[: net.layout.n_coef], np.zeros(theta.size - net.layout.n_coef)]) / sw64.sum()
+        fd = fd_data * y.shape[1] + (fd - fd_data)
+    rtol, atol = (1e-6, 1e-8) if dtype == np.float64 else (2e-3, 2e-4)
+    np.testing.assert_allclose(grad, fd, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_exact_squared_error_gradient_with_output_scale(activation):
+    """With out_scale = 1/n_outputs the squared-error gradient is the loss's own (lbfgs)."""
+    X, y, sw = make_problem("real")
+    net = Net([5, 6, 3], activation, "identity", "squared_error", np.float64)
+    scale = 1.0 / y.shape[1]
+    loss_value, grad = net.loss_grad(X, y, sw, alpha=0.1, out_scale=scale)
+    h = 1e-6
+    fd = np.empty_like(net.theta)
+    for k in range(net.theta.size):
+        plus, minus = net.theta.copy(), net.theta.copy()
+        plus[k] += h
+        minus[k] -= h
+        fd[k] = (net.loss_grad(X, y, sw, plus, 0.1)[0] - net.loss_grad(X, y, sw, minus, 0.1)[0]) / (2 * h)
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("loss,out,kind", LOSS_PAIRS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_loss_and_gradient_match_numpy_reference(activation, loss, out, kind):
+    X, y, sw = make_problem(kind, n=31)
+    net = Net([5, 8, 6, 3], activation, out, loss, np.float64)
+    value, grad = net.loss_grad(X, y, sw, alpha=0.05)
+    coefs, intercepts = net.layout.unpack(net.theta)
+    ref_value, gW, gb = reference.loss_and_grad(X, y, sw, coefs, intercepts, activation, out, loss, 0.05)
+    assert value == pytest.approx(ref_value, rel=1e-12)
+    np.testing.assert_allclose(grad, net.layout.pack(gW, gb, np.float64), rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "csc"])
+def test_sparse_input_gives_the_dense_gradient(fmt):
+    X, y, sw = make_problem("onehot", n=40, n_features=9)
+    X[np.random.RandomState(3).rand(*X.shape) < 0.6] = 0.0
+    net = Net([9, 6, 3], "tanh", "softmax", "log_loss", np.float64)
+    dense = net.loss_grad(X, y, sw, alpha=0.1)
+    sparse = net.loss_grad(sp.csr_matrix(X) if fmt == "csr" else sp.csc_matrix(X), y, sw, alpha=0.1)
+    assert sparse[0] == pytest.approx(dense[0], rel=1e-12)
+    np.testing.assert_allclose(sparse[1], dense[1], rtol=1e-12, atol=1e-14)
