@@ -56,7 +56,8 @@ class Net:
         data = as_kernel_data(X, y, sw, self.dtype)
         grad = np.empty_like(theta)
         work = self.backend.workspace(X.shape[0])
-        loss = self.backend.loss_grad(data, theta, grad, self.hyper(alpha, out_scale), work)
+        parts = self.backend.gradient_parts()
+        loss = self.backend.loss_grad(data, theta, grad, self.hyper(alpha, out_scale), work, parts)
         return loss, grad
 
 

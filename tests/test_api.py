@@ -236,20 +236,20 @@ def test_lbfgs_multioutput_gradient_is_that_of_the_loss(regression, monkeypatch)
     evaluations = []
     original = CPUBackend.loss_grad
 
-    def spy(self, data, theta, grad, hyper, work):
-        loss = original(self, data, theta, grad, hyper, work)
+    def spy(self, data, theta, grad, hyper, work, parts):
+        loss = original(self, data, theta, grad, hyper, work, parts)
         if not evaluations:
             h = 1e-6
             fd = []
             for k in range(0, theta.size, 7):
                 saved = theta[k]
                 theta[k] = saved + h
-                plus = original(self, data, theta, np.empty_like(grad), hyper, work)
+                plus = original(self, data, theta, np.empty_like(grad), hyper, work, parts)
                 theta[k] = saved - h
-                minus = original(self, data, theta, np.empty_like(grad), hyper, work)
+                minus = original(self, data, theta, np.empty_like(grad), hyper, work, parts)
                 theta[k] = saved
                 fd.append((plus - minus) / (2 * h))
-            original(self, data, theta, grad, hyper, work)
+            original(self, data, theta, grad, hyper, work, parts)
             evaluations.append((grad[::7].copy(), np.array(fd)))
         return loss
 

@@ -6,8 +6,14 @@ operations the estimators need: one training epoch, the full-batch loss and
 gradient (for L-BFGS), and prediction.
 """
 
+import contextlib
+import functools
+import os
+
+import numba
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import ThreadpoolController
 
 from fastbp import _config
 from fastbp.kernels.cpu import epoch as K
@@ -46,6 +52,49 @@ def as_kernel_data(X, Y=None, sample_weight=None, dtype=np.float64):
     return (dense, x_data, x_indices, x_indptr, Y, sw)
 
 
+def default_threads():
+    """Threads a fit may use: Numba's thread count, capped by every limit in force.
+
+    The limits honoured are ``NUMBA_NUM_THREADS`` and ``numba.set_num_threads``
+    (through ``numba.get_num_threads``), ``OMP_NUM_THREADS``, and the BLAS
+    thread limit set with ``threadpoolctl`` or by joblib's loky workers (which
+    give each worker of ``GridSearchCV(n_jobs=k)`` a share of the cores), so
+    a parallel sweep is not oversubscribed.
+    """
+    n = numba.get_num_threads()
+    omp = os.environ.get("OMP_NUM_THREADS", "")
+    if omp.isdigit() and int(omp) > 0:
+        n = min(n, int(omp))
+    blas = [info["num_threads"] for info in _controller().select(user_api="blas").info()]
+    if blas:
+        n = min(n, min(blas))
+    return max(n, 1)
+
+
+@functools.lru_cache(maxsize=1)
+def _controller():
+    # scipy's BLAS is the one Numba's np.dot calls: load it before looking.
+    import scipy.linalg.cython_blas  # noqa: F401
+
+    return ThreadpoolController()
+
+
+@contextlib.contextmanager
+def thread_limits(n_threads):
+    """Run Numba's parallel regions on ``n_threads`` threads and BLAS on one, then restore both.
+
+    The kernels split every mini-batch between Numba's threads, each calling a
+    single-threaded BLAS: no two thread pools compete for the cores.
+    """
+    previous = numba.get_num_threads()
+    numba.set_num_threads(n_threads)
+    try:
+        with _controller().limit(limits=1, user_api="blas"):
+            yield
+    finally:
+        numba.set_num_threads(previous)
+
+
 class CPUBackend:
     """Kernel driver for one network on the CPU.
 
@@ -57,11 +106,14 @@ class CPUBackend:
         ``(hidden activation, output activation, loss)`` codes.
     dtype : numpy dtype
         Working dtype (float32 or float64).
+    n_threads : int, default=None
+        Threads to use; by default :func:`default_threads`.
     """
 
-    def __init__(self, layout, codes, dtype):
+    def __init__(self, layout, codes, dtype, n_threads=None):
         self.layout = layout
         self.dtype = np.dtype(dtype)
+        self.n_threads = default_threads() if n_threads is None else int(n_threads)
         self.net = (
             layout.units,
             layout.w_off,
@@ -69,30 +121,48 @@ class CPUBackend:
             np.asarray(codes, dtype=np.int64),
         )
 
+    def limits(self):
+        """Context manager that sets the thread pools for this backend's kernels."""
+        return thread_limits(self.n_threads)
+
     def workspace(self, capacity):
-        """Buffers for ``capacity`` rows: activations, deltas and the gathered input."""
+        """Per-thread buffers for ``capacity`` rows split between the threads.
+
+        Returns ``(activations, deltas, gathered input)`` of shapes
+        ``(T, rows * sum(units[1:]))``, the same, and ``(T, rows, n_features)``
+        with ``rows = ceil(capacity / T)``.
+        """
+        T = self.n_threads
+        rows = -(-capacity // T)
         per_row = int(self.layout.units[1:].sum())
         return (
-            np.empty(capacity * per_row, dtype=self.dtype),
-            np.empty(capacity * per_row, dtype=self.dtype),
-            np.empty((capacity, int(self.layout.units[0])), dtype=self.dtype),
+            np.empty((T, rows * per_row), dtype=self.dtype),
+            np.empty((T, rows * per_row), dtype=self.dtype),
+            np.empty((T, rows, int(self.layout.units[0])), dtype=self.dtype),
         )
 
-    def epoch(self, data, order, rng_state, theta, opt, hyper, batch_size, work):
-        """Run one compiled epoch; returns the epoch's mean training loss."""
-        grad = np.empty_like(theta)
-        return K.run_epoch(data, order, rng_state, theta, grad, opt, self.net, work, hyper, batch_size)
+    def gradient_parts(self):
+        """Per-thread raw gradient buffers, ``(T, n_params)``."""
+        return np.empty((self.n_threads, self.layout.size), dtype=self.dtype)
 
-    def loss_grad(self, data, theta, grad, hyper, work):
+    def epoch(self, data, order, rng_state, theta, opt, hyper, batch_size, work, parts):
+        """Run one compiled epoch; returns the epoch's mean training loss."""
+        with self.limits():
+            return K.run_epoch(data, order, rng_state, theta, parts, opt, self.net, work, hyper, batch_size)
+
+    def loss_grad(self, data, theta, grad, hyper, work, parts):
         """Full-batch loss, with the gradient written to ``grad``."""
         rows = np.arange(data[4].shape[0], dtype=np.int64)
-        return K.batch_loss_grad(data, rows, theta, grad, self.net, work, hyper)[0]
+        with self.limits():
+            return K.batch_loss_grad(data, rows, theta, grad, parts, self.net, work, hyper)
 
     def predict(self, data, theta):
         """Output-layer activations for every row of ``data``."""
         n = data[4].shape[0]
         out = np.empty((n, int(self.layout.units[-1])), dtype=self.dtype)
         if n:
-            work = self.workspace(min(n, _config.PREDICT_CHUNK))
-            K.predict(data, theta, self.net, work, out)
+            chunk = min(-(-n // self.n_threads), _config.PREDICT_CHUNK)
+            work = self.workspace(chunk * self.n_threads)
+            with self.limits():
+                K.predict(data, theta, self.net, work, out)
         return out

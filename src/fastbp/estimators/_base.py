@@ -172,6 +172,7 @@ class BaseBackprop(BaseEstimator):
         dtype = theta.dtype
         data = as_kernel_data(X, y, sample_weight, dtype)
         work = backend.workspace(X.shape[0])
+        parts = backend.gradient_parts()
         grad = np.empty_like(theta)
         hyper = self._hyper(dtype, self.learning_rate_init)
         if self._loss == "squared_error":
@@ -179,7 +180,7 @@ class BaseBackprop(BaseEstimator):
 
         def loss_grad(x):
             theta[:] = x
-            loss = backend.loss_grad(data, theta, grad, hyper, work)
+            loss = backend.loss_grad(data, theta, grad, hyper, work, parts)
             return loss, grad.astype(np.float64)
 
         iteration = [0]
@@ -249,6 +250,7 @@ class BaseBackprop(BaseEstimator):
 
         data = as_kernel_data(X, y, sample_weight, dtype)
         work = backend.workspace(batch_size)
+        parts = backend.gradient_parts()
         order = np.arange(n_samples, dtype=np.int64)
         hyper = self._hyper(dtype, opt.learning_rate)
         no_shuffle = (np.zeros(0, dtype=np.uint32), np.zeros(1, dtype=np.int64))
@@ -262,7 +264,7 @@ class BaseBackprop(BaseEstimator):
                     rng_state = (state[1].copy(), np.array([state[2]], dtype=np.int64))
                 else:
                     rng_state = no_shuffle
-                loss = backend.epoch(data, order, rng_state, theta, (opt.moments, opt.counters), hyper, batch_size, work)
+                loss = backend.epoch(data, order, rng_state, theta, (opt.moments, opt.counters), hyper, batch_size, work, parts)
                 if self.shuffle:
                     random_state.set_state((state[0], rng_state[0], int(rng_state[1][0]), state[3], state[4]))
 

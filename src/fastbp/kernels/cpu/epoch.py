@@ -2,6 +2,14 @@
 
 These are the entry points the CPU backend calls: one call per epoch, per
 L-BFGS evaluation, or per ``predict``.  No Python runs per mini-batch.
+
+Parallelism: a mini-batch is split into one block of rows per thread.  Each
+thread runs the forward pass, the loss and the backward pass of its rows on
+its own workspace (single-threaded BLAS for the matrix products, since rows
+are independent no thread waits for another) and leaves its raw gradient in
+its own row of ``parts``.  A second parallel loop over the parameters reduces
+the rows in a fixed order and applies the optimizer step.  Two parallel
+regions per mini-batch, no atomics, the same result for the same thread count.
 """
 
 import numba
@@ -10,51 +18,90 @@ import numpy as np
 from fastbp import _config
 from fastbp import optim as O
 from fastbp.kernels.cpu.dense import backward, block, forward, layer_offsets
-from fastbp.kernels.cpu.losses import output_delta, weighted_loss
-from fastbp.kernels.cpu.optim import finish_gradient, squared_norm, step
+from fastbp.kernels.cpu.losses import normalised_loss, output_delta, weighted_loss_sum
+from fastbp.kernels.cpu.optim import adam_update, reduce_gradient, sgd_update
 from fastbp.kernels.cpu.rng import shuffle
 
 _jit = numba.njit(**_config.JIT_OPTIONS)
+_pjit = numba.njit(parallel=True, **_config.JIT_OPTIONS)
 
 
 @_jit
-def batch_loss_grad(data, rows, theta, grad, net, work, hyper):
+def thread_work(work, t):
+    """Thread ``t``'s slice of the per-thread workspaces."""
+    return (work[0][t], work[1][t], work[2][t])
+
+
+@_pjit
+def block_pass(data, rows, theta, parts, sums, net, work, hyper):
+    r"""Forward, loss and backward of the samples ``rows``, one block of rows per thread.
+
+    Thread ``t`` writes the raw gradient :math:`A_l^T D_l`, :math:`\sum_i D_{l,i}`
+    of its rows to ``parts[t]``, and its loss sum and weight sum
+    (:func:`fastbp.kernels.cpu.losses.weighted_loss_sum`) to ``sums[t]``.
+    """
+    units, codes = net[0], net[3]
+    n_layers = units.shape[0] - 1
+    n_out = units[n_layers]
+    n = rows.shape[0]
+    n_threads = parts.shape[0]
+    for t in numba.prange(n_threads):
+        r0 = t * n // n_threads
+        r1 = (t + 1) * n // n_threads
+        if r1 > r0:
+            own = rows[r0:r1]
+            m = r1 - r0
+            w = thread_work(work, t)
+            offsets = layer_offsets(units, m)
+            forward(data, own, theta, net, w, offsets)
+            P = block(w[0], offsets, n_layers, m, n_out)
+            loss_sum, sw_sum = weighted_loss_sum(P, data[4], own, data[5], codes[2], hyper[O.H_CLIP_EPS])
+            sums[t, 0] = loss_sum
+            sums[t, 1] = sw_sum
+            output_delta(P, data[4], own, data[5], hyper[O.H_OUT_SCALE], block(w[1], offsets, n_layers, m, n_out))
+            backward(data, own, theta, parts[t], net, w, offsets)
+        else:
+            sums[t, 0] = 0.0
+            sums[t, 1] = 0.0
+            parts[t, :] = 0.0
+
+
+@_jit
+def batch_totals(sums):
+    """Loss sum and weight sum of a batch, reduced over threads in order."""
+    loss_sum = 0.0
+    sw_sum = 0.0
+    for t in range(sums.shape[0]):
+        loss_sum += sums[t, 0]
+        sw_sum += sums[t, 1]
+    return loss_sum, sw_sum
+
+
+@_jit
+def batch_loss_grad(data, rows, theta, grad, parts, net, work, hyper):
     r"""Loss and gradient of one batch of samples, scikit-learn's definition.
 
     .. math::
         J = \ell(Y_{rows}, \hat Y) + \frac{\alpha}{2 \sum_i w_i} \lVert W \rVert^2
 
-    with :math:`\ell` from :func:`fastbp.kernels.cpu.losses.weighted_loss`; the
+    with :math:`\ell` from :func:`fastbp.kernels.cpu.losses.normalised_loss`; the
     gradient of every weight and bias is written to ``grad``.
-
-    Returns
-    -------
-    loss : float
-    sw_sum : float
-        Sum of the batch's sample weights.  When it is 0 the batch carries no
-        information: the loss is 0 and ``grad`` is left undefined.
     """
     units, codes = net[0], net[3]
-    n_layers = units.shape[0] - 1
-    n = rows.shape[0]
-    offsets = layer_offsets(units, n)
-    forward(data, rows, theta, net, work, offsets)
-    P = block(work[0], offsets, n_layers, n, units[n_layers])
-    Y, sw = data[4], data[5]
-    loss, sw_sum = weighted_loss(P, Y, rows, sw, codes[2], hyper[O.H_CLIP_EPS])
-    if sw_sum == 0.0:
-        return 0.0, sw_sum
+    sums = np.zeros((parts.shape[0], 2))
+    block_pass(data, rows, theta, parts, sums, net, work, hyper)
+    loss_sum, sw_sum = batch_totals(sums)
     n_coef = net[2][0]
-    alpha = hyper[O.H_ALPHA]
-    loss += 0.5 * alpha * squared_norm(theta, n_coef) / sw_sum
-    output_delta(P, Y, rows, sw, hyper[O.H_OUT_SCALE], block(work[1], offsets, n_layers, n, units[n_layers]))
-    backward(data, rows, theta, grad, net, work, offsets)
-    finish_gradient(theta, grad, n_coef, alpha, sw_sum)
-    return loss, sw_sum
+    if sw_sum == 0.0:
+        grad[:] = 0.0
+        return 0.0
+    sq = reduce_gradient(theta, parts, grad, n_coef, hyper[O.H_ALPHA], sw_sum)
+    loss = normalised_loss(loss_sum, sw_sum, units[units.shape[0] - 1], codes[2])
+    return loss + 0.5 * hyper[O.H_ALPHA] * sq / sw_sum
 
 
 @_jit
-def run_epoch(data, order, rng_state, theta, grad, opt, net, work, hyper, batch_size):
+def run_epoch(data, order, rng_state, theta, parts, opt, net, work, hyper, batch_size):
     """Train for one epoch: shuffle, then one optimizer step per mini-batch.
 
     Parameters
@@ -68,8 +115,10 @@ def run_epoch(data, order, rng_state, theta, grad, opt, net, work, hyper, batch_
     rng_state : tuple of (ndarray of uint32, ndarray of int64)
         MT19937 key and position (see :mod:`fastbp.kernels.cpu.rng`); an empty
         key means no shuffling.
-    theta, grad : ndarray
-        Flat parameters (updated in place) and gradient workspace.
+    theta : ndarray
+        Flat parameters, updated in place.
+    parts : ndarray of shape (n_threads, n_params)
+        Per-thread gradient buffers; their row count sets the thread count.
     opt : tuple of (ndarray, ndarray)
         Optimizer moments ``(2, n_params)`` and counters.
     net, work : tuple
@@ -82,39 +131,55 @@ def run_epoch(data, order, rng_state, theta, grad, opt, net, work, hyper, batch_
     -------
     loss : float
         Sum over batches of the batch loss times the batch length, divided by
-        the number of samples (scikit-learn's ``loss_``).
+        the number of samples (scikit-learn's ``loss_``).  Batches whose
+        weights are all 0 teach nothing and are skipped.
     """
+    units, codes = net[0], net[3]
+    n_outputs = units[units.shape[0] - 1]
+    n_coef = net[2][0]
+    alpha = hyper[O.H_ALPHA]
+    adam = hyper[O.H_SOLVER] == O.ADAM
     n = order.shape[0]
     key, pos = rng_state
     if key.shape[0] > 0:
         shuffle(order, key, pos)
+    sums = np.zeros((parts.shape[0], 2))
     accumulated = 0.0
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
-        rows = order[start:stop]
-        loss, sw_sum = batch_loss_grad(data, rows, theta, grad, net, work, hyper)
-        if sw_sum > 0.0:  # a batch whose weights are all 0 teaches nothing
+        block_pass(data, order[start:stop], theta, parts, sums, net, work, hyper)
+        loss_sum, sw_sum = batch_totals(sums)
+        if sw_sum > 0.0:
+            if adam:
+                sq = adam_update(theta, parts, opt[0], hyper, opt[1], n_coef, sw_sum)
+            else:
+                sq = sgd_update(theta, parts, opt[0], hyper, n_coef, sw_sum)
+            loss = normalised_loss(loss_sum, sw_sum, n_outputs, codes[2]) + 0.5 * alpha * sq / sw_sum
             accumulated += loss * (stop - start)
-            step(theta, grad, opt[0], hyper, opt[1])
     return accumulated / n
 
 
-@_jit
+@_pjit
 def predict(data, theta, net, work, out):
-    """Forward pass of every sample of ``data``, chunk by chunk, into ``out``.
+    """Forward pass of every sample of ``data`` into ``out``, in chunks, one thread per workspace.
 
-    The chunk length is what ``work``'s activation buffer holds.
+    Thread slot ``t`` handles chunks ``t, t + T, t + 2T, ...`` with its own
+    workspace; the chunk length is what a thread's activation buffer holds.
     """
     units = net[0]
     n_layers = units.shape[0] - 1
     n_out = units[n_layers]
     n = out.shape[0]
-    chunk = work[0].shape[0] // np.sum(units[1:])
+    n_threads = work[0].shape[0]
+    chunk = work[0].shape[1] // np.sum(units[1:])
+    n_chunks = (n + chunk - 1) // chunk
     rows = np.arange(n)
-    for start in range(0, n, chunk):
-        stop = min(start + chunk, n)
-        m = stop - start
-        offsets = layer_offsets(units, m)
-        forward(data, rows[start:stop], theta, net, work, offsets)
-        P = block(work[0], offsets, n_layers, m, n_out)
-        out[start:stop] = P
+    for t in numba.prange(n_threads):
+        w = thread_work(work, t)
+        for c in range(t, n_chunks, n_threads):
+            start = c * chunk
+            stop = min(start + chunk, n)
+            m = stop - start
+            offsets = layer_offsets(units, m)
+            forward(data, rows[start:stop], theta, net, w, offsets)
+            out[start:stop] = block(w[0], offsets, n_layers, m, n_out)

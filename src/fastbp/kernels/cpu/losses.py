@@ -15,14 +15,13 @@ binary_log_loss = _inline(L.binary_log_loss)
 
 
 @_jit
-def weighted_loss(P, Y, rows, sw, code, eps):
-    r"""Sample-weighted mean loss of a mini-batch, without regularisation.
+def weighted_loss_sum(P, Y, rows, sw, code, eps):
+    r"""Sample-weighted loss sum of a block of rows, and the block's weight sum.
 
-    .. math:: \ell = \frac{1}{c \sum_i w_i} \sum_i w_i \sum_j l(y_{ij}, p_{ij})
+    .. math:: S = \sum_i w_i \sum_j l(y_{ij}, p_{ij}), \qquad W = \sum_i w_i
 
-    with :math:`c` the number of outputs for ``squared_error`` (its per-output
-    losses are averaged) and :math:`c = 1` otherwise (summed), as scikit-learn
-    defines them.
+    The batch loss as scikit-learn defines it is :math:`S / (c W)` over the
+    whole batch (see :func:`normalised_loss`).
 
     Parameters
     ----------
@@ -41,9 +40,8 @@ def weighted_loss(P, Y, rows, sw, code, eps):
 
     Returns
     -------
-    loss : float
+    loss_sum : float
     sw_sum : float
-        Sum of the batch's sample weights.
     """
     n, m = P.shape
     total = 0.0
@@ -65,11 +63,19 @@ def weighted_loss(P, Y, rows, sw, code, eps):
                 acc += binary_log_loss(Y[r, j], P[i, j], eps)
         total += sw[r] * acc
         sw_sum += sw[r]
-    if code == L.SQUARED_ERROR:
-        total /= m
+    return total, sw_sum
+
+
+@_jit
+def normalised_loss(loss_sum, sw_sum, n_outputs, code):
+    r"""The batch loss :math:`S / (c W)`: :math:`c` is the number of outputs for
+    ``squared_error`` (its per-output losses are averaged, as in scikit-learn)
+    and 1 for the other losses (summed); 0 when the weights sum to 0."""
     if sw_sum == 0.0:
-        return 0.0, sw_sum
-    return total / sw_sum, sw_sum
+        return 0.0
+    if code == L.SQUARED_ERROR:
+        return loss_sum / (sw_sum * n_outputs)
+    return loss_sum / sw_sum
 
 
 @_jit
