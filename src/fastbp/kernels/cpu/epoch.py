@@ -19,7 +19,7 @@ from fastbp import _config
 from fastbp import optim as O
 from fastbp.kernels.cpu.dense import backward, block, forward, layer_offsets
 from fastbp.kernels.cpu.losses import normalised_loss, output_delta, weighted_loss_sum
-from fastbp.kernels.cpu.optim import adam_update, reduce_gradient, sgd_update
+from fastbp.kernels.cpu.optim import adam_update, reduce_gradient, sgd_update, squared_norm
 from fastbp.kernels.cpu.rng import shuffle
 
 _jit = numba.njit(**_config.JIT_OPTIONS)
@@ -95,7 +95,8 @@ def batch_loss_grad(data, rows, theta, grad, parts, net, work, hyper):
     if sw_sum == 0.0:
         grad[:] = 0.0
         return 0.0
-    sq = reduce_gradient(theta, parts, grad, n_coef, hyper[O.H_ALPHA], sw_sum)
+    sq = squared_norm(theta, n_coef)
+    reduce_gradient(theta, parts, grad, n_coef, hyper[O.H_ALPHA], sw_sum)
     loss = normalised_loss(loss_sum, sw_sum, units[units.shape[0] - 1], codes[2])
     return loss + 0.5 * hyper[O.H_ALPHA] * sq / sw_sum
 
@@ -150,10 +151,11 @@ def run_epoch(data, order, rng_state, theta, parts, opt, net, work, hyper, batch
         block_pass(data, order[start:stop], theta, parts, sums, net, work, hyper)
         loss_sum, sw_sum = batch_totals(sums)
         if sw_sum > 0.0:
+            sq = squared_norm(theta, n_coef)  # the loss is that of the weights before the step
             if adam:
-                sq = adam_update(theta, parts, opt[0], hyper, opt[1], n_coef, sw_sum)
+                adam_update(theta, parts, opt[0], hyper, opt[1], n_coef, sw_sum)
             else:
-                sq = sgd_update(theta, parts, opt[0], hyper, n_coef, sw_sum)
+                sgd_update(theta, parts, opt[0], hyper, n_coef, sw_sum)
             loss = normalised_loss(loss_sum, sw_sum, n_outputs, codes[2]) + 0.5 * alpha * sq / sw_sum
             accumulated += loss * (stop - start)
     return accumulated / n
