@@ -156,6 +156,17 @@ def main(argv=None):
                 times[key].append(fn(w, X, y, epochs)[0] / epochs)
         med = {k: float(np.median(v)) for k, v in times.items()}
         spread = {k: (min(v), max(v)) for k, v in times.items()}
+        pred = {}
+        for key, fn in (("fastbp", run_fastbp), ("sklearn", run_sklearn)):
+            _, model = fn(w, X[: 4 * w.batch_size], y[: 4 * w.batch_size], 1)
+            method = model.predict_proba if w.task == "classification" else model.predict
+            method(X[:100])
+            ptimes = []
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                method(X)
+                ptimes.append(time.perf_counter() - start)
+            pred[key] = float(np.median(ptimes))
         mem = {} if args.no_memory else {k: peak_memory(runners[k], w, X, y) for k in ("fastbp", "sklearn")}
         gflops = w.flops_per_epoch(X.shape[0]) / 1e9
         rows.append((name, X.shape, med, spread, gflops, mem))
@@ -170,6 +181,9 @@ def main(argv=None):
             line += f", vs torch {ratio('torch'):.2f}x"
         line += f"; fastbp / matmul-only time {med['fastbp'] / med['matmul']:.2f}"
         print(line)
+        print(f"  predict{'_proba' if w.task == 'classification' else ''} on all {X.shape[0]} rows: fastbp "
+              f"{pred['fastbp'] * 1e3:.1f} ms, sklearn {pred['sklearn'] * 1e3:.1f} ms, "
+              f"speed-up {pred['sklearn'] / pred['fastbp']:.2f}x")
         if mem:
             print(f"  peak traced memory of a 1-epoch fit: fastbp {mem['fastbp'] / 2**20:.1f} MiB, "
                   f"sklearn {mem['sklearn'] / 2**20:.1f} MiB")
