@@ -27,7 +27,7 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 from benchmarks.workloads import WORKLOADS
 from fastbp import BackpropClassifier, BackpropRegressor
 
-EPOCHS = {"W1": 20, "W2": 2, "W3": 1, "W4": 2}
+EPOCHS = {"W1": 50, "W2": 2, "W3": 1, "W4": 2}
 
 
 def _params(w, epochs):

@@ -146,23 +146,27 @@ class CPUBackend:
         return np.empty((self.n_threads, self.layout.size), dtype=self.dtype)
 
     def epoch(self, data, order, rng_state, theta, opt, hyper, batch_size, work, parts):
-        """Run one compiled epoch; returns the epoch's mean training loss."""
-        with self.limits():
-            return K.run_epoch(data, order, rng_state, theta, parts, opt, self.net, work, hyper, batch_size)
+        """Run one compiled epoch; returns the epoch's mean training loss.
+
+        Call it inside :meth:`limits` (entered once per fit, not per epoch).
+        """
+        return K.run_epoch(data, order, rng_state, theta, parts, opt, self.net, work, hyper, batch_size)
 
     def loss_grad(self, data, theta, grad, hyper, work, parts):
-        """Full-batch loss, with the gradient written to ``grad``."""
+        """Full-batch loss, with the gradient written to ``grad`` (inside :meth:`limits`)."""
         rows = np.arange(data[4].shape[0], dtype=np.int64)
-        with self.limits():
-            return K.batch_loss_grad(data, rows, theta, grad, parts, self.net, work, hyper)
+        return K.batch_loss_grad(data, rows, theta, grad, parts, self.net, work, hyper)
 
-    def predict(self, data, theta):
-        """Output-layer activations for every row of ``data``."""
+    def predict(self, data, theta, limited=False):
+        """Output-layer activations for every row of ``data``.
+
+        ``limited=True`` when the caller is already inside :meth:`limits`.
+        """
         n = data[4].shape[0]
         out = np.empty((n, int(self.layout.units[-1])), dtype=self.dtype)
         if n:
             chunk = min(-(-n // self.n_threads), _config.PREDICT_CHUNK)
             work = self.workspace(chunk * self.n_threads)
-            with self.limits():
+            with contextlib.nullcontext() if limited else self.limits():
                 K.predict(data, theta, self.net, work, out)
         return out

@@ -133,10 +133,11 @@ class BaseBackprop(BaseEstimator):
         backend = self._network(layout, dtype)
         theta = layout.pack(self.coefs_, self.intercepts_, dtype)
 
-        if self.solver in _STOCHASTIC_SOLVERS:
-            theta = self._fit_stochastic(backend, theta, X, y, sample_weight, random_state, incremental)
-        else:
-            self._fit_lbfgs(backend, theta, X, y, sample_weight)
+        with backend.limits():
+            if self.solver in _STOCHASTIC_SOLVERS:
+                theta = self._fit_stochastic(backend, theta, X, y, sample_weight, random_state, incremental)
+            else:
+                self._fit_lbfgs(backend, theta, X, y, sample_weight)
 
         self.coefs_, self.intercepts_ = layout.unpack(theta)
         if not np.isfinite(theta).all():
@@ -249,24 +250,25 @@ class BaseBackprop(BaseEstimator):
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
         data = as_kernel_data(X, y, sample_weight, dtype)
+        val_data = as_kernel_data(X_val, dtype=dtype) if early_stopping else None
         work = backend.workspace(batch_size)
         parts = backend.gradient_parts()
         order = np.arange(n_samples, dtype=np.int64)
         hyper = self._hyper(dtype, opt.learning_rate)
-        no_shuffle = (np.zeros(0, dtype=np.uint32), np.zeros(1, dtype=np.int64))
+        # The compiled shuffle advances a copy of random_state's Mersenne Twister;
+        # it is written back once, when training ends (nothing else draws from
+        # random_state meanwhile).
+        if self.shuffle:
+            state = random_state.get_state(legacy=True)
+            rng_state = (state[1].copy(), np.array([state[2]], dtype=np.int64))
+        else:
+            rng_state = (np.zeros(0, dtype=np.uint32), np.zeros(1, dtype=np.int64))
 
         try:
             self.n_iter_ = 0
             for _ in range(self.max_iter):
                 hyper[O.H_LR] = opt.learning_rate
-                if self.shuffle:
-                    state = random_state.get_state(legacy=True)
-                    rng_state = (state[1].copy(), np.array([state[2]], dtype=np.int64))
-                else:
-                    rng_state = no_shuffle
                 loss = backend.epoch(data, order, rng_state, theta, (opt.moments, opt.counters), hyper, batch_size, work, parts)
-                if self.shuffle:
-                    random_state.set_state((state[0], rng_state[0], int(rng_state[1][0]), state[3], state[4]))
 
                 self.n_iter_ += 1
                 self.loss_ = float(loss)
@@ -278,7 +280,7 @@ class BaseBackprop(BaseEstimator):
                     break  # diverged: _fit raises on the non-finite weights
 
                 if early_stopping:
-                    self._track_validation(theta, X_val, y_val, sw_val)
+                    self._track_validation(backend, theta, val_data, y_val, sw_val)
                 else:
                     self._track_training_loss()
                 opt.end_of_epoch(self.learning_rate, self.learning_rate_init, self.power_t, self.t_)
@@ -308,6 +310,9 @@ class BaseBackprop(BaseEstimator):
                     )
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
+        finally:
+            if self.shuffle:
+                random_state.set_state((state[0], rng_state[0], int(rng_state[1][0]), state[3], state[4]))
 
         if early_stopping:
             theta = self._best_theta
@@ -323,10 +328,9 @@ class BaseBackprop(BaseEstimator):
         if self.loss_curve_[-1] < self.best_loss_:
             self.best_loss_ = self.loss_curve_[-1]
 
-    def _track_validation(self, theta, X_val, y_val, sw_val):
+    def _track_validation(self, backend, theta, val_data, y_val, sw_val):
         """Score the held-out set, count epochs without progress, keep the best weights."""
-        backend = self._network(Layout(self._layer_units()), theta.dtype)
-        output = backend.predict(as_kernel_data(X_val, dtype=theta.dtype), theta)
+        output = backend.predict(val_data, theta, limited=True)
         if not np.isfinite(output).all():
             score = np.nan
         else:
