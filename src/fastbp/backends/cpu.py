@@ -145,12 +145,9 @@ class CPUBackend:
         """Per-thread raw gradient buffers, ``(T, n_params)``."""
         return np.empty((self.n_threads, self.layout.size), dtype=self.dtype)
 
-    def epoch(self, data, order, rng_state, theta, opt, hyper, batch_size, work, parts):
-        """Run one compiled epoch; returns the epoch's mean training loss.
-
-        Call it inside :meth:`limits` (entered once per fit, not per epoch).
-        """
-        return K.run_epoch(data, order, rng_state, theta, parts, opt, self.net, work, hyper, batch_size)
+    def session(self, data, theta, opt, batch_size):
+        """A stochastic-training session over ``data`` (see :class:`CPUSession`)."""
+        return CPUSession(self, data, theta, opt, batch_size)
 
     def loss_grad(self, data, theta, grad, hyper, work, parts):
         """Full-batch loss, with the gradient written to ``grad`` (inside :meth:`limits`)."""
@@ -170,3 +167,54 @@ class CPUBackend:
             with contextlib.nullcontext() if limited else self.limits():
                 K.predict(data, theta, self.net, work, out)
         return out
+
+
+class CPUSession:
+    """Stochastic training of one fit on the CPU: the parameters stay in ``theta``.
+
+    Every backend's session has this interface, so the estimator's epoch loop
+    does not know where the parameters live.
+
+    Parameters
+    ----------
+    backend : CPUBackend
+    data : tuple
+        Training data from :func:`as_kernel_data`.
+    theta : ndarray
+        Flat parameters, trained in place.
+    opt : fastbp.optim.OptimizerState
+        Optimizer state, updated in place.
+    batch_size : int
+    """
+
+    def __init__(self, backend, data, theta, opt, batch_size):
+        self.backend = backend
+        self.data = data
+        self.theta = theta
+        self.opt = opt
+        self.batch_size = batch_size
+        self.work = backend.workspace(batch_size)
+        self.parts = backend.gradient_parts()
+
+    def epoch(self, order, rng_state, hyper):
+        """One compiled epoch (inside ``backend.limits()``); returns its mean training loss."""
+        return K.run_epoch(
+            self.data, order, rng_state, self.theta, self.parts, (self.opt.moments, self.opt.counters),
+            self.backend.net, self.work, hyper, self.batch_size,
+        )
+
+    def snapshot(self):
+        """A copy of the current parameters (for early stopping's best weights)."""
+        return self.theta.copy()
+
+    def restore(self, snapshot):
+        """Make ``snapshot`` the current parameters."""
+        self.theta[:] = snapshot
+
+    def predict(self, data):
+        """Outputs of the current network for ``data`` (a host array)."""
+        return self.backend.predict(data, self.theta, limited=True)
+
+    def finish(self):
+        """The trained parameters as a host array (the optimizer state is already on the host)."""
+        return self.theta

@@ -237,7 +237,6 @@ class BaseBackprop(BaseEstimator):
         early_stopping = self.early_stopping
         if early_stopping:
             X, y, sample_weight, X_val, y_val, sw_val = self._validation_split(X, y, sample_weight, random_state)
-            self._best_theta = theta.copy()
 
         n_samples = X.shape[0]
         if self.batch_size == "auto":
@@ -249,10 +248,10 @@ class BaseBackprop(BaseEstimator):
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
-        data = as_kernel_data(X, y, sample_weight, dtype)
-        val_data = as_kernel_data(X_val, dtype=dtype) if early_stopping else None
-        work = backend.workspace(batch_size)
-        parts = backend.gradient_parts()
+        session = backend.session(as_kernel_data(X, y, sample_weight, dtype), theta, opt, batch_size)
+        if early_stopping:
+            val_data = as_kernel_data(X_val, dtype=dtype)
+            best = session.snapshot()
         order = np.arange(n_samples, dtype=np.int64)
         hyper = self._hyper(dtype, opt.learning_rate)
         # The compiled shuffle advances a copy of random_state's Mersenne Twister;
@@ -268,7 +267,7 @@ class BaseBackprop(BaseEstimator):
             self.n_iter_ = 0
             for _ in range(self.max_iter):
                 hyper[O.H_LR] = opt.learning_rate
-                loss = backend.epoch(data, order, rng_state, theta, (opt.moments, opt.counters), hyper, batch_size, work, parts)
+                loss = session.epoch(order, rng_state, hyper)
 
                 self.n_iter_ += 1
                 self.loss_ = float(loss)
@@ -280,7 +279,8 @@ class BaseBackprop(BaseEstimator):
                     break  # diverged: _fit raises on the non-finite weights
 
                 if early_stopping:
-                    self._track_validation(backend, theta, val_data, y_val, sw_val)
+                    if self._track_validation(session.predict(val_data), y_val, sw_val):
+                        best = session.snapshot()
                 else:
                     self._track_training_loss()
                 opt.end_of_epoch(self.learning_rate, self.learning_rate_init, self.power_t, self.t_)
@@ -315,9 +315,8 @@ class BaseBackprop(BaseEstimator):
                 random_state.set_state((state[0], rng_state[0], int(rng_state[1][0]), state[3], state[4]))
 
         if early_stopping:
-            theta = self._best_theta
-            del self._best_theta
-        return theta
+            session.restore(best)
+        return session.finish()
 
     def _track_training_loss(self):
         """Count epochs without a training-loss improvement larger than ``tol``."""
@@ -328,9 +327,11 @@ class BaseBackprop(BaseEstimator):
         if self.loss_curve_[-1] < self.best_loss_:
             self.best_loss_ = self.loss_curve_[-1]
 
-    def _track_validation(self, backend, theta, val_data, y_val, sw_val):
-        """Score the held-out set, count epochs without progress, keep the best weights."""
-        output = backend.predict(val_data, theta, limited=True)
+    def _track_validation(self, output, y_val, sw_val):
+        """Score the held-out set and count epochs without progress.
+
+        Returns True when this epoch's weights are the best so far.
+        """
         if not np.isfinite(output).all():
             score = np.nan
         else:
@@ -344,7 +345,8 @@ class BaseBackprop(BaseEstimator):
             self._no_improvement_count = 0
         if score > self.best_validation_score_:
             self.best_validation_score_ = score
-            self._best_theta = theta.copy()
+            return True
+        return False
 
     # ---------------------------------------------------------------- predict
     def _layer_units(self):
