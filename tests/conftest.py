@@ -55,9 +55,8 @@ class Net:
         theta = self.theta if theta is None else theta
         data = as_kernel_data(X, y, sw, self.dtype)
         grad = np.empty_like(theta)
-        work = self.backend.workspace(X.shape[0])
-        parts = self.backend.gradient_parts()
-        loss = self.backend.loss_grad(data, theta, grad, self.hyper(alpha, out_scale), work, parts)
+        with self.backend.limits():
+            loss = self.backend.full_batch(data)(theta, grad, self.hyper(alpha, out_scale))
         return loss, grad
 
 

@@ -33,9 +33,15 @@ def regression():
     return X, y / y.std()
 
 
+#: Parameters fastbp adds to scikit-learn's, each defaulting to sklearn's behaviour.
+EXTRA_PARAMS = {"device": "cpu"}
+
+
 def test_same_parameters_and_defaults_as_sklearn():
     for ours, theirs in [(BackpropClassifier, MLPClassifier), (BackpropRegressor, MLPRegressor)]:
-        assert ours().get_params() == theirs().get_params()
+        params = ours().get_params()
+        assert {k: params[k] for k in theirs().get_params()} == theirs().get_params()
+        assert {k: v for k, v in params.items() if k not in theirs().get_params()} == EXTRA_PARAMS
 
 
 def test_fitted_attributes_like_sklearn(digits):
@@ -234,26 +240,30 @@ def test_lbfgs_multioutput_gradient_is_that_of_the_loss(regression, monkeypatch)
     """sklearn's multi-output lbfgs gradient is n_outputs times too large; ours is the loss's."""
     X, y = regression
     evaluations = []
-    original = CPUBackend.loss_grad
+    original = CPUBackend.full_batch
 
-    def spy(self, data, theta, grad, hyper, work, parts):
-        loss = original(self, data, theta, grad, hyper, work, parts)
-        if not evaluations:
-            h = 1e-6
-            fd = []
-            for k in range(0, theta.size, 7):
-                saved = theta[k]
-                theta[k] = saved + h
-                plus = original(self, data, theta, np.empty_like(grad), hyper, work, parts)
-                theta[k] = saved - h
-                minus = original(self, data, theta, np.empty_like(grad), hyper, work, parts)
-                theta[k] = saved
-                fd.append((plus - minus) / (2 * h))
-            original(self, data, theta, grad, hyper, work, parts)
-            evaluations.append((grad[::7].copy(), np.array(fd)))
-        return loss
+    def spy(self, data):
+        evaluate = original(self, data)
 
-    monkeypatch.setattr(CPUBackend, "loss_grad", spy)
+        def checked(theta, grad, hyper):
+            loss = evaluate(theta, grad, hyper)
+            if not evaluations:
+                h, fd = 1e-6, []
+                for k in range(0, theta.size, 7):
+                    saved = theta[k]
+                    theta[k] = saved + h
+                    plus = evaluate(theta, np.empty_like(grad), hyper)
+                    theta[k] = saved - h
+                    minus = evaluate(theta, np.empty_like(grad), hyper)
+                    theta[k] = saved
+                    fd.append((plus - minus) / (2 * h))
+                evaluate(theta, grad, hyper)
+                evaluations.append((grad[::7].copy(), np.array(fd)))
+            return loss
+
+        return checked
+
+    monkeypatch.setattr(CPUBackend, "full_batch", spy)
     reg = BackpropRegressor(solver="lbfgs", max_iter=200, random_state=0, hidden_layer_sizes=(8,)).fit(X, y)
     analytic, numeric = evaluations[0]
     np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-8)

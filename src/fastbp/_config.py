@@ -18,6 +18,14 @@ CACHE = True
 #: Keyword arguments shared by every ``numba.njit`` kernel.
 JIT_OPTIONS = {"cache": CACHE, "fastmath": set(FASTMATH), "nogil": True}
 
+#: CUDA: threads per block of the one-dimensional kernels.  The simulator tests
+#: set it small so that tiny inputs still cross several blocks.
+CUDA_THREADS = 128
+
+#: CUDA: side of the square shared-memory tiles of the matrix-product kernel
+#: (blocks of ``CUDA_TILE x CUDA_TILE`` threads).
+CUDA_TILE = 16
+
 #: Rows per chunk when predicting, so that prediction on a large X needs
 #: memory for one chunk of activations, not for the whole of X.
 PREDICT_CHUNK = 4096

@@ -149,10 +149,17 @@ class CPUBackend:
         """A stochastic-training session over ``data`` (see :class:`CPUSession`)."""
         return CPUSession(self, data, theta, opt, batch_size)
 
-    def loss_grad(self, data, theta, grad, hyper, work, parts):
-        """Full-batch loss, with the gradient written to ``grad`` (inside :meth:`limits`)."""
+    def full_batch(self, data):
+        """A function ``(theta, grad, hyper) -> loss`` giving the full-batch loss and
+        gradient of ``data`` (for L-BFGS; call it inside :meth:`limits`)."""
         rows = np.arange(data[4].shape[0], dtype=np.int64)
-        return K.batch_loss_grad(data, rows, theta, grad, parts, self.net, work, hyper)
+        work = self.workspace(rows.shape[0])
+        parts = self.gradient_parts()
+
+        def loss_grad(theta, grad, hyper):
+            return K.batch_loss_grad(data, rows, theta, grad, parts, self.net, work, hyper)
+
+        return loss_grad
 
     def predict(self, data, theta, limited=False):
         """Output-layer activations for every row of ``data``.

@@ -76,13 +76,24 @@ class BaseBackprop(BaseEstimator):
     """
 
     # ------------------------------------------------------------------ setup
-    def _network(self, layout, dtype):
-        """Backend for a network of ``layout`` in ``dtype``."""
+    def _network(self, layout, dtype, training=True):
+        """Backend for a network of ``layout`` in ``dtype`` on the requested device.
+
+        For training, ``device='cuda'`` without a usable GPU raises a
+        ``RuntimeError``; for prediction it falls back to the CPU, so a model
+        trained on a GPU predicts on any machine.
+        """
         codes = (
             ACTIVATION_CODES[self.activation],
             OUTPUT_CODES[self.out_activation_],
             LOSS_CODES[_loss_name(self.out_activation_, self._loss)],
         )
+        device = getattr(self, "device", "cpu")
+        if device != "cpu":
+            from fastbp.backends import cuda
+
+            if (device == "cuda" and training) or cuda.cuda_available():
+                return cuda.CUDABackend(layout, codes, dtype)
         return CPUBackend(layout, codes, dtype)
 
     def _initialize(self, y, layer_units, dtype, random_state):
@@ -108,6 +119,10 @@ class BaseBackprop(BaseEstimator):
     # -------------------------------------------------------------------- fit
     def _fit(self, X, y, sample_weight=None, incremental=False):
         _params.validate_params(self)
+        if self.device == "cuda":  # fail before touching any fitted state
+            from fastbp.backends.cuda import require_cuda
+
+            require_cuda()
         hidden = _params.hidden_layer_sizes(self.hidden_layer_sizes)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
 
@@ -172,8 +187,7 @@ class BaseBackprop(BaseEstimator):
         """
         dtype = theta.dtype
         data = as_kernel_data(X, y, sample_weight, dtype)
-        work = backend.workspace(X.shape[0])
-        parts = backend.gradient_parts()
+        evaluate = backend.full_batch(data)
         grad = np.empty_like(theta)
         hyper = self._hyper(dtype, self.learning_rate_init)
         if self._loss == "squared_error":
@@ -181,7 +195,7 @@ class BaseBackprop(BaseEstimator):
 
         def loss_grad(x):
             theta[:] = x
-            loss = backend.loss_grad(data, theta, grad, hyper, work, parts)
+            loss = evaluate(theta, grad, hyper)
             return loss, grad.astype(np.float64)
 
         iteration = [0]
@@ -364,7 +378,7 @@ class BaseBackprop(BaseEstimator):
             dtype = np.float64
         layout = Layout(self._layer_units())
         theta = layout.pack(self.coefs_, self.intercepts_, dtype)
-        backend = self._network(layout, dtype)
+        backend = self._network(layout, dtype, training=False)
         if sp.issparse(X) and X.dtype != dtype:
             X = X.astype(dtype)
         return backend.predict(as_kernel_data(X, dtype=dtype), theta)

@@ -77,6 +77,15 @@ COMMON_PARAMETERS = """
 
     max_fun : int, default=15000
         Maximum number of loss evaluations of ``solver='lbfgs'``.
+
+    device : {'cpu', 'cuda', 'auto'}, default='cpu'
+        Where to train (fastbp only).  'cuda' trains on an NVIDIA GPU with the
+        data resident on the device and raises a ``RuntimeError`` at ``fit``
+        when no usable GPU is found; 'auto' takes the GPU when there is one.
+        Fitted attributes are NumPy arrays on the host either way, so a model
+        trained on a GPU predicts, pickles and clones anywhere (``predict``
+        uses the GPU when one is available, the CPU otherwise).  Needs
+        ``pip install 'fastbp[cuda]'``.
 """
 
 COMMON_ATTRIBUTES = """

@@ -101,3 +101,4 @@ def validate_params(est):
     if not (isinstance(est.n_iter_no_change, Real) and est.n_iter_no_change == np.inf):
         check_int(est, "n_iter_no_change", 1)
     check_int(est, "max_fun", 1)
+    check_choice(est, "device", {"cpu", "cuda", "auto"})

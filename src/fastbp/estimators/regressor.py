@@ -84,6 +84,7 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        device="cpu",
     ):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -109,6 +110,7 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.device = device
 
     @property
     def _loss(self):

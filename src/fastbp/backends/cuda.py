@@ -1,0 +1,345 @@
+"""CUDA backend: the same interface as :mod:`fastbp.backends.cpu`, data resident on the GPU.
+
+``numba.cuda`` is imported here, lazily: importing fastbp never imports the
+CUDA toolchain, and a ``device="cuda"`` fit on a machine without a usable GPU
+raises a ``RuntimeError`` that says so.
+
+During a stochastic fit the training data, the parameters, the optimizer
+state and every workspace stay on the device.  Per epoch the host sends the
+shuffled sample order (the shuffle is NumPy's Mersenne Twister, run on the
+host by the compiled CPU kernel so the order is exactly scikit-learn's) and
+gets back one loss sum per mini-batch; per mini-batch nothing crosses.
+"""
+
+import math
+
+import contextlib
+
+import numpy as np
+
+from fastbp import _config
+from fastbp import optim as O
+from fastbp.nn.activations import SOFTMAX
+from fastbp.nn.losses import SQUARED_ERROR
+
+
+def cuda_available():
+    """True when numba.cuda is importable and finds a usable GPU (or the simulator)."""
+    try:
+        from numba import cuda
+    except Exception:  # pragma: no cover - depends on the installation
+        return False
+    try:
+        return bool(cuda.is_available())
+    except Exception:  # pragma: no cover
+        return False
+
+
+def require_cuda():
+    """Import the CUDA kernels, or raise a ``RuntimeError`` explaining why they cannot run."""
+    try:
+        from numba import cuda
+    except Exception as exc:  # pragma: no cover - depends on the installation
+        raise RuntimeError(
+            "device='cuda' needs numba's CUDA target: pip install 'fastbp[cuda]'. "
+            f"Importing numba.cuda failed: {exc}"
+        ) from exc
+    if not cuda.is_available():
+        raise RuntimeError(
+            "device='cuda' was requested but no usable CUDA GPU or driver was found "
+            "(numba.cuda.is_available() is False). Use device='cpu' or device='auto'."
+        )
+    from fastbp.kernels.cuda import activations, dense, losses, optim
+
+    return cuda, activations, dense, losses, optim
+
+
+def _blocks(n):
+    return max(1, -(-n // _config.CUDA_THREADS))
+
+
+class CUDABackend:
+    """Kernel driver for one network on the GPU (same interface as ``CPUBackend``).
+
+    Parameters
+    ----------
+    layout : fastbp.nn.layout.Layout
+    codes : tuple of int
+        ``(hidden activation, output activation, loss)`` codes.
+    dtype : numpy dtype
+    """
+
+    def __init__(self, layout, codes, dtype):
+        self.cuda, self.K_act, self.K_dense, self.K_loss, self.K_opt = require_cuda()
+        self.layout = layout
+        self.dtype = np.dtype(dtype)
+        self.codes = tuple(int(c) for c in codes)
+        self.n_threads = 1
+
+    # ------------------------------------------------------------ plumbing
+    def limits(self):
+        """Nothing to limit on the host: a no-op context manager."""
+        return contextlib.nullcontext()
+
+    def to_device(self, data):
+        """Copy a kernel ``data`` tuple (see :mod:`fastbp.kernels.cpu`) to the device."""
+        return tuple(self.cuda.to_device(np.ascontiguousarray(a)) for a in data)
+
+    def _views(self, d_flat):
+        """Per-layer weight-matrix and bias views of a flat device buffer."""
+        lay = self.layout
+        Ws, bs = [], []
+        for l in range(len(lay.units) - 1):
+            n_in, n_out = int(lay.units[l]), int(lay.units[l + 1])
+            Ws.append(d_flat[int(lay.w_off[l]) : int(lay.w_off[l]) + n_in * n_out].reshape(n_in, n_out))
+            bs.append(d_flat[int(lay.b_off[l]) : int(lay.b_off[l]) + n_out])
+        return Ws, bs
+
+    def workspace(self, capacity):
+        """Device buffers for ``capacity`` rows: each layer's outputs and deltas, row losses."""
+        cuda = self.cuda
+        units = [int(u) for u in self.layout.units]
+        return {
+            "acts": [cuda.device_array((capacity, u), dtype=self.dtype) for u in units[1:]],
+            "deltas": [cuda.device_array((capacity, u), dtype=self.dtype) for u in units[1:]],
+            "row_loss": cuda.device_array(capacity, dtype=self.dtype),
+            "row_w": cuda.device_array(capacity, dtype=self.dtype),
+        }
+
+    # ------------------------------------------------------------- kernels
+    def _matmul(self, A, B, C, rows, use_rows, trans_a, trans_b):
+        T = _config.CUDA_TILE
+        M, N = C.shape
+        grid = (max(1, -(-N // T)), max(1, -(-M // T)))
+        self.K_dense.matmul_kernels[self.dtype][grid, (T, T)](A, B, C, rows, use_rows, trans_a, trans_b)
+
+    def _forward(self, d_data, rows, n, Ws, bs, work):
+        """Forward pass of the ``n`` samples ``rows`` (device array); returns the output block."""
+        hidden, out_code = self.codes[0], self.codes[1]
+        X, x_data, x_indices, x_indptr = d_data[0], d_data[1], d_data[2], d_data[3]
+        sparse = x_indptr.shape[0] > 0
+        L = len(Ws)
+        for l in range(L):
+            Z = work["acts"][l][:n]
+            if l == 0:
+                if sparse:
+                    self.K_dense.csr_dot_kernel[_blocks(Z.size), _config.CUDA_THREADS](
+                        x_data, x_indices, x_indptr, rows, Ws[0], Z
+                    )
+                else:
+                    self._matmul(X, Ws[0], Z, rows, True, False, False)
+            else:
+                self._matmul(work["acts"][l - 1][:n], Ws[l], Z, rows, False, False, False)
+            code = out_code if l == L - 1 else hidden
+            if code == SOFTMAX:
+                self.K_act.softmax_kernel[_blocks(n), _config.CUDA_THREADS](Z, bs[l])
+            else:
+                self.K_act.bias_activate_kernel[_blocks(Z.size), _config.CUDA_THREADS](Z, bs[l], code)
+        return work["acts"][L - 1][:n]
+
+    def _backward(self, d_data, rows, n, Ws, gWs, gbs, work):
+        """Backward pass from the output delta in ``work['deltas'][-1]``; raw gradients."""
+        X, x_data, x_indices, x_indptr = d_data[0], d_data[1], d_data[2], d_data[3]
+        sparse = x_indptr.shape[0] > 0
+        threads = _config.CUDA_THREADS
+        for l in range(len(Ws) - 1, -1, -1):
+            D = work["deltas"][l][:n]
+            if l == 0:
+                if sparse:
+                    G = gWs[0].reshape(gWs[0].size)
+                    self.K_dense.fill_kernel[_blocks(G.size), threads](G, 0.0)
+                    self.K_dense.csr_tdot_kernel[_blocks(D.size), threads](x_data, x_indices, x_indptr, rows, D, gWs[0])
+                else:
+                    self._matmul(X, D, gWs[0], rows, True, True, False)
+            else:
+                self._matmul(work["acts"][l - 1][:n], D, gWs[l], rows, False, True, False)
+            self.K_dense.colsum_kernel[_blocks(D.shape[1]), threads](D, gbs[l])
+            if l > 0:
+                D_prev = work["deltas"][l - 1][:n]
+                self._matmul(D, Ws[l], D_prev, rows, False, False, True)
+                self.K_act.multiply_grad_kernel[_blocks(D_prev.size), threads](
+                    work["acts"][l - 1][:n], D_prev, self.codes[0]
+                )
+
+    def _loss_and_delta(self, d_data, rows, n, P, work, hyper, d_theta, sums):
+        threads = _config.CUDA_THREADS
+        self.K_loss.loss_delta_kernel[_blocks(n), threads](
+            P, d_data[4], rows, d_data[5], self.codes[2], self.dtype.type(hyper[O.H_CLIP_EPS]),
+            self.dtype.type(hyper[O.H_OUT_SCALE]), work["deltas"][-1][:n], work["row_loss"], work["row_w"],
+        )
+        self.K_loss.batch_sums_kernel[1, threads](
+            work["row_loss"], work["row_w"], n, d_theta, self.layout.n_coef, sums
+        )
+
+    # ------------------------------------------------------------ interface
+    def session(self, data, theta, opt, batch_size):
+        """A stochastic-training session with everything resident on the device."""
+        return CUDASession(self, data, theta, opt, batch_size)
+
+    def full_batch(self, data):
+        """A function ``(theta, grad, hyper) -> loss``: full-batch loss and gradient on the GPU.
+
+        The data and workspaces are uploaded once; each evaluation sends the
+        parameters and brings back the gradient (what SciPy's L-BFGS needs).
+        """
+        cuda = self.cuda
+        d_data = self.to_device(data)
+        n = data[4].shape[0]
+        work = self.workspace(n)
+        rows = cuda.to_device(np.arange(n, dtype=np.int64))
+        sums = cuda.device_array(3, dtype=np.float64)
+        d_theta = cuda.device_array(self.layout.size, dtype=self.dtype)
+        d_grad = cuda.device_array(self.layout.size, dtype=self.dtype)
+        Ws, bs = self._views(d_theta)
+        gWs, gbs = self._views(d_grad)
+
+        def loss_grad(theta, grad, hyper):
+            d_theta.copy_to_device(theta)
+            P = self._forward(d_data, rows, n, Ws, bs, work)
+            self._loss_and_delta(d_data, rows, n, P, work, hyper, d_theta, sums)
+            self._backward(d_data, rows, n, Ws, gWs, gbs, work)
+            self.K_opt.finish_gradient_kernel[_blocks(theta.size), _config.CUDA_THREADS](
+                d_theta, d_grad, self.layout.n_coef, self.dtype.type(hyper[O.H_ALPHA]), sums
+            )
+            loss_sum, sw_sum, sq = sums.copy_to_host()
+            d_grad.copy_to_host(grad)
+            return _batch_loss(loss_sum, sw_sum, sq, hyper, self.codes[2], int(self.layout.units[-1]))
+
+        return loss_grad
+
+    def predict(self, data, theta, limited=False):
+        """Output-layer activations for every row of ``data``, computed on the GPU."""
+        cuda = self.cuda
+        n = data[4].shape[0]
+        out = np.empty((n, int(self.layout.units[-1])), dtype=self.dtype)
+        if n == 0:
+            return out
+        d_data = self.to_device(data)
+        d_theta = cuda.to_device(theta)
+        return self._predict_device(d_data, d_theta, out)
+
+    def _predict_device(self, d_data, d_theta, out):
+        cuda = self.cuda
+        n = out.shape[0]
+        chunk = min(n, _config.PREDICT_CHUNK)
+        work = self.workspace(chunk)
+        Ws, bs = self._views(d_theta)
+        all_rows = cuda.to_device(np.arange(n, dtype=np.int64))
+        for start in range(0, n, chunk):
+            stop = min(start + chunk, n)
+            P = self._forward(d_data, all_rows[start:stop], stop - start, Ws, bs, work)
+            out[start:stop] = P.copy_to_host()
+        return out
+
+
+def _batch_loss(loss_sum, sw_sum, sq, hyper, loss_code, n_outputs):
+    """scikit-learn's batch loss from the device sums (see ``losses.normalised_loss``)."""
+    if sw_sum == 0.0:
+        return 0.0
+    loss = loss_sum / (sw_sum * n_outputs) if loss_code == SQUARED_ERROR else loss_sum / sw_sum
+    return float(loss + 0.5 * hyper[O.H_ALPHA] * sq / sw_sum)
+
+
+class CUDASession:
+    """Stochastic training of one fit with data, parameters and state on the GPU.
+
+    Same interface as :class:`fastbp.backends.cpu.CPUSession`.
+    """
+
+    def __init__(self, backend, data, theta, opt, batch_size):
+        cuda = backend.cuda
+        self.backend = backend
+        self.host_theta = theta
+        self.opt = opt
+        self.batch_size = batch_size
+        self.sw = np.asarray(data[5], dtype=np.float64)
+        self.d_data = backend.to_device(data)
+        self.d_theta = cuda.to_device(theta)
+        self.d_grad = cuda.device_array_like(self.d_theta)
+        self.d_moments = cuda.to_device(opt.moments)
+        self.work = backend.workspace(batch_size)
+        n = data[4].shape[0]
+        self.n_batches = -(-n // batch_size)
+        self.d_sums = cuda.device_array((self.n_batches, 3), dtype=np.float64)
+        self.Ws, self.bs = backend._views(self.d_theta)
+        self.gWs, self.gbs = backend._views(self.d_grad)
+
+    def epoch(self, order, rng_state, hyper):
+        """One epoch: host shuffle, one order upload, every mini-batch on the device."""
+        from fastbp.kernels.cpu.rng import shuffle
+
+        be, cuda = self.backend, self.backend.cuda
+        key, pos = rng_state
+        if key.shape[0] > 0:
+            shuffle(order, key, pos)
+        d_order = cuda.to_device(order)
+        n = order.shape[0]
+        bs = self.batch_size
+        starts = np.arange(0, n, bs)
+        batch_w = np.add.reduceat(self.sw[order], starts)  # which batches carry weight
+        dt = be.dtype.type
+        threads = _config.CUDA_THREADS
+        n_params = self.d_theta.shape[0]
+        n_coef = be.layout.n_coef
+        alpha = dt(hyper[O.H_ALPHA])
+        adam = hyper[O.H_SOLVER] == O.ADAM
+        for b, start in enumerate(starts):
+            stop = min(start + bs, n)
+            m = stop - start
+            rows = d_order[start:stop]
+            sums = self.d_sums[b]
+            P = be._forward(self.d_data, rows, m, self.Ws, self.bs, self.work)
+            be._loss_and_delta(self.d_data, rows, m, P, self.work, hyper, self.d_theta, sums)
+            if batch_w[b] <= 0.0:
+                continue
+            be._backward(self.d_data, rows, m, self.Ws, self.gWs, self.gbs, self.work)
+            if adam:
+                self.opt.counters[0] += 1
+                t = self.opt.counters[0]
+                b1, b2 = hyper[O.H_BETA1], hyper[O.H_BETA2]
+                lr_t = hyper[O.H_LR] * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+                be.K_opt.adam_kernel[_blocks(n_params), threads](
+                    self.d_theta, self.d_grad, self.d_moments[0], self.d_moments[1], n_coef, alpha, sums,
+                    dt(lr_t), dt(b1), dt(b2), dt(hyper[O.H_EPSILON]),
+                )
+            else:
+                be.K_opt.sgd_kernel[_blocks(n_params), threads](
+                    self.d_theta, self.d_grad, self.d_moments[0], n_coef, alpha, sums,
+                    dt(hyper[O.H_LR]), dt(hyper[O.H_MOMENTUM]), hyper[O.H_NESTEROV] != 0.0,
+                )
+        host_sums = self.d_sums.copy_to_host()  # the one transfer back per epoch
+        total = 0.0
+        for b, start in enumerate(starts):
+            if batch_w[b] > 0.0:
+                loss_sum, sw_sum, sq = host_sums[b]
+                total += _batch_loss(loss_sum, sw_sum, sq, hyper, be.codes[2], int(be.layout.units[-1])) * (
+                    min(start + bs, n) - start
+                )
+        return total / n
+
+    def snapshot(self):
+        """A device copy of the current parameters."""
+        snap = self.backend.cuda.device_array_like(self.d_theta)
+        snap.copy_to_device(self.d_theta)
+        return snap
+
+    def restore(self, snapshot):
+        self.d_theta.copy_to_device(snapshot)
+
+    def predict(self, data):
+        """Outputs of the current network for ``data``, the parameters staying on the device.
+
+        ``data`` is uploaded once and kept for later epochs (the validation set).
+        """
+        out = np.empty((data[4].shape[0], int(self.backend.layout.units[-1])), dtype=self.backend.dtype)
+        if out.shape[0] == 0:
+            return out
+        if getattr(self, "_uploaded", (None,))[0] is not data:
+            self._uploaded = (data, self.backend.to_device(data))
+        return self.backend._predict_device(self._uploaded[1], self.d_theta, out)
+
+    def finish(self):
+        """Copy the parameters and optimizer state back to the host; returns the parameters."""
+        self.d_theta.copy_to_host(self.host_theta)
+        self.d_moments.copy_to_host(self.opt.moments)
+        return self.host_theta

@@ -1,0 +1,79 @@
+"""Loss, output delta and per-batch reductions, CUDA twins of :mod:`fastbp.kernels.cpu.losses`."""
+
+from numba import cuda, float64
+
+from fastbp import _config
+from fastbp.nn import losses as L
+
+_device = cuda.jit(device=True)
+
+squared_error = _device(L.squared_error)
+poisson = _device(L.poisson)
+log_loss = _device(L.log_loss)
+binary_log_loss = _device(L.binary_log_loss)
+
+_THREADS = _config.CUDA_THREADS
+
+
+@cuda.jit
+def loss_delta_kernel(P, Y, rows, sw, code, eps, scale, D, row_loss, row_w):
+    r"""Per row :math:`i`: the weighted loss :math:`w_{r_i} \sum_j l(y, p)` into
+    ``row_loss[i]``, the weight into ``row_w[i]``, and the output delta
+    :math:`D_{ij} = s\,w_{r_i} (p_{ij} - y_{r_i j})`.  One thread per row."""
+    i = cuda.grid(1)
+    n, m = P.shape
+    if i < n:
+        r = rows[i]
+        w = sw[r]
+        acc = 0.0
+        for j in range(m):
+            p = P[i, j]
+            y = Y[r, j]
+            if code == L.SQUARED_ERROR:
+                acc += squared_error(y, p)
+            elif code == L.POISSON:
+                acc += poisson(y, p)
+            elif code == L.LOG_LOSS:
+                acc += log_loss(y, p, eps)
+            else:
+                acc += binary_log_loss(y, p, eps)
+            D[i, j] = scale * w * (p - y)
+        row_loss[i] = w * acc
+        row_w[i] = w
+
+
+@cuda.jit
+def batch_sums_kernel(row_loss, row_w, n, theta, n_coef, out):
+    r"""One block: ``out = (sum row_loss[:n], sum row_w[:n], sum theta[:n_coef]^2)``.
+
+    A fixed-order tree reduction in shared memory (float64, whatever the
+    data's dtype), so the result does not depend on scheduling.  Launch with one block of ``CUDA_THREADS`` threads.
+    """
+    s_loss = cuda.shared.array(_THREADS, dtype=float64)
+    s_w = cuda.shared.array(_THREADS, dtype=float64)
+    s_sq = cuda.shared.array(_THREADS, dtype=float64)
+    t = cuda.threadIdx.x
+    a = 0.0
+    b = 0.0
+    c = 0.0
+    for k in range(t, n, _THREADS):
+        a += row_loss[k]
+        b += row_w[k]
+    for k in range(t, n_coef, _THREADS):
+        c += theta[k] * theta[k]
+    s_loss[t] = a
+    s_w[t] = b
+    s_sq[t] = c
+    cuda.syncthreads()
+    step = _THREADS // 2
+    while step > 0:
+        if t < step:
+            s_loss[t] += s_loss[t + step]
+            s_w[t] += s_w[t + step]
+            s_sq[t] += s_sq[t + step]
+        cuda.syncthreads()
+        step //= 2
+    if t == 0:
+        out[0] = s_loss[0]
+        out[1] = s_w[0]
+        out[2] = s_sq[0]

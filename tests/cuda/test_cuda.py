@@ -1,0 +1,160 @@
+"""The CUDA twins agree with the CPU kernels, kernel by kernel and fit by fit.
+
+Shapes are tiny: under the simulator every CUDA thread is a Python thread.
+"""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from fastbp import BackpropClassifier, BackpropRegressor
+from fastbp import optim as O
+from fastbp._config import TEST_RTOL
+from fastbp.backends.cpu import CPUBackend, as_kernel_data
+from fastbp.nn.activations import ACTIVATION_CODES, OUTPUT_CODES
+from fastbp.nn.layout import Layout
+from fastbp.nn.losses import LOSS_CODES
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+LOSS_PAIRS = [
+    ("squared_error", "identity", "real"),
+    ("poisson", "exp", "count"),
+    ("log_loss", "softmax", "onehot"),
+    ("binary_log_loss", "logistic", "binary"),
+]
+
+
+def problem(kind, dtype, n=9, n_features=3, n_outputs=2, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, n_features))
+    y = {
+        "real": lambda: rng.normal(size=(n, n_outputs)),
+        "count": lambda: rng.poisson(1.5, size=(n, n_outputs)).astype(float),
+        "onehot": lambda: np.eye(n_outputs)[rng.randint(n_outputs, size=n)],
+        "binary": lambda: (rng.rand(n, n_outputs) > 0.5).astype(float),
+    }[kind]()
+    return X.astype(dtype), y.astype(dtype), rng.uniform(0.5, 2.0, n).astype(dtype)
+
+
+def hyper(dtype, alpha=0.1):
+    h = np.zeros(O.N_HYPER)
+    h[O.H_ALPHA] = alpha
+    h[O.H_CLIP_EPS] = np.finfo(dtype).eps
+    h[O.H_OUT_SCALE] = 1.0
+    return h
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("loss,out,kind", LOSS_PAIRS)
+@pytest.mark.parametrize("activation", list(ACTIVATION_CODES))
+def test_loss_and_gradient_agree_with_cpu(activation, loss, out, kind, dtype):
+    from fastbp.backends.cuda import CUDABackend
+
+    X, y, sw = problem(kind, dtype)
+    layout = Layout([3, 5, 2])
+    codes = (ACTIVATION_CODES[activation], OUTPUT_CODES[out], LOSS_CODES[loss])
+    theta = np.random.RandomState(1).uniform(-0.7, 0.7, layout.size).astype(dtype)
+    data = as_kernel_data(X, y, sw, dtype)
+    results = []
+    for backend in (CPUBackend(layout, codes, dtype), CUDABackend(layout, codes, dtype)):
+        grad = np.empty_like(theta)
+        with backend.limits():
+            value = backend.full_batch(data)(theta, grad, hyper(dtype))
+        results.append((value, grad))
+    rtol = TEST_RTOL[np.dtype(dtype).name]
+    assert results[1][0] == pytest.approx(results[0][0], rel=rtol)
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=rtol, atol=rtol * np.abs(results[0][1]).max())
+
+
+def test_sparse_gradient_agrees_with_cpu():
+    from fastbp.backends.cuda import CUDABackend
+
+    X, y, sw = problem("onehot", np.float64, n=10, n_features=6)
+    X[np.abs(X) < 0.8] = 0.0
+    layout = Layout([6, 4, 2])
+    codes = (ACTIVATION_CODES["tanh"], OUTPUT_CODES["softmax"], LOSS_CODES["log_loss"])
+    theta = np.random.RandomState(2).uniform(-0.5, 0.5, layout.size)
+    grads = []
+    for backend in (CPUBackend(layout, codes, np.float64), CUDABackend(layout, codes, np.float64)):
+        grad = np.empty_like(theta)
+        with backend.limits():
+            backend.full_batch(as_kernel_data(sp.csr_matrix(X), y, sw, np.float64))(theta, grad, hyper(np.float64))
+        grads.append(grad)
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-10, atol=1e-12)
+
+
+def fit_pair(make, X, y, **fit_kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cpu = make(device="cpu").fit(X, y, **fit_kwargs)
+        gpu = make(device="cuda").fit(X, y, **fit_kwargs)
+    return cpu, gpu
+
+
+def assert_fits_agree(cpu, gpu, dtype):
+    rtol = TEST_RTOL[np.dtype(dtype).name]
+    if hasattr(cpu, "loss_curve_"):
+        np.testing.assert_allclose(gpu.loss_curve_, cpu.loss_curve_, rtol=rtol)
+    for a, b in zip(gpu.coefs_ + gpu.intercepts_, cpu.coefs_ + cpu.intercepts_):
+        assert isinstance(a, np.ndarray) and a.dtype == dtype
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(b).max())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_stochastic_fit_agrees_with_cpu(solver, dtype):
+    X, y, sw = problem("onehot", dtype, n=12)
+    labels = y.argmax(1)
+    make = lambda device: BackpropClassifier(hidden_layer_sizes=(4,), solver=solver, batch_size=7, max_iter=2,
+                                             learning_rate_init=0.05, random_state=0, device=device)
+    cpu, gpu = fit_pair(make, X, labels, sample_weight=sw)
+    assert_fits_agree(cpu, gpu, dtype)
+    np.testing.assert_allclose(gpu.predict_proba(X), cpu.predict_proba(X), rtol=1e-4)
+
+
+def test_regression_poisson_and_early_stopping_agree_with_cpu():
+    X, y, _ = problem("count", np.float64, n=14)
+    make = lambda device: BackpropRegressor(loss="poisson", hidden_layer_sizes=(3,), batch_size=8, max_iter=2,
+                                            early_stopping=True, validation_fraction=0.3, random_state=0, device=device)
+    cpu, gpu = fit_pair(make, X, y)
+    assert_fits_agree(cpu, gpu, np.float64)
+    np.testing.assert_allclose(gpu.validation_scores_, cpu.validation_scores_, rtol=1e-6)
+
+
+def test_lbfgs_and_multilabel_agree_with_cpu():
+    X, y, _ = problem("binary", np.float64, n=10)
+    make = lambda device: BackpropClassifier(hidden_layer_sizes=(3,), solver="lbfgs", max_iter=2, random_state=0, device=device)
+    cpu, gpu = fit_pair(make, X, y.astype(int))
+    assert gpu.n_iter_ == cpu.n_iter_
+    assert gpu.loss_ == pytest.approx(cpu.loss_, rel=1e-6)
+    assert_fits_agree(cpu, gpu, np.float64)
+
+
+def test_partial_fit_and_warm_start_on_cuda():
+    X, y, _ = problem("onehot", np.float64, n=10)
+    labels = y.argmax(1)
+    models = []
+    for device in ("cpu", "cuda"):
+        model = BackpropClassifier(hidden_layer_sizes=(3,), batch_size=5, random_state=0, device=device)
+        model.partial_fit(X, labels, classes=[0, 1])
+        model.partial_fit(X, labels)
+        models.append(model)
+    assert_fits_agree(models[0], models[1], np.float64)
+
+
+def test_gpu_model_predicts_on_a_machine_without_gpu(monkeypatch):
+    X, y, _ = problem("onehot", np.float64, n=8)
+    model = BackpropClassifier(hidden_layer_sizes=(3,), batch_size=8, max_iter=1, random_state=0, device="cuda")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X, y.argmax(1))
+    expected = model.predict_proba(X)
+    clone = pickle.loads(pickle.dumps(model))
+    import fastbp.backends.cuda as cuda_backend
+
+    monkeypatch.setattr(cuda_backend, "cuda_available", lambda: False)
+    np.testing.assert_allclose(clone.predict_proba(X), expected, rtol=1e-10)
