@@ -77,3 +77,24 @@ class CompileTime:
 
     def time_cold(self):
         self._run()
+
+
+class TrainingCUDA:
+    """fit on the GPU (skipped where there is none); CUDA work is synchronised by fit's return."""
+
+    params = (list(WORKLOADS),)
+    param_names = ["workload"]
+    timeout = 300
+
+    def setup(self, workload):
+        from fastbp.backends.cuda import cuda_available
+
+        if not cuda_available() or os.environ.get("NUMBA_ENABLE_CUDASIM") == "1":
+            raise NotImplementedError("no CUDA GPU")
+        warnings.simplefilter("ignore")
+        self.w = WORKLOADS[workload]
+        self.X, self.y = self.w.data(np.float32, scale=SCALE[workload])
+        _model(self.w, 1).set_params(device="cuda").fit(self.X, self.y)
+
+    def time_fit(self, workload):
+        _model(self.w, 1).set_params(device="cuda").fit(self.X, self.y)
