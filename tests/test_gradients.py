@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from conftest import LOSS_PAIRS, Net, make_problem
+from helpers import LOSS_PAIRS, Net, make_problem
 import reference
 
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]

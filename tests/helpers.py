@@ -1,5 +1,6 @@
+"""Helpers shared by the kernel-level tests."""
+
 import numpy as np
-import pytest
 
 from fastbp.backends.cpu import CPUBackend, as_kernel_data
 from fastbp.nn.activations import ACTIVATION_CODES, OUTPUT_CODES
@@ -58,8 +59,3 @@ class Net:
         with self.backend.limits():
             loss = self.backend.full_batch(data)(theta, grad, self.hyper(alpha, out_scale))
         return loss, grad
-
-
-@pytest.fixture
-def net_factory():
-    return Net
