@@ -14,7 +14,13 @@ LOSS_PAIRS = [
     ("poisson", "exp", "count"),
     ("log_loss", "softmax", "onehot"),
     ("binary_log_loss", "logistic", "binary"),
+    ("absolute_error", "identity", "real"),
+    ("huber", "identity", "real"),
+    ("quantile", "identity", "real"),
 ]
+
+#: The parameter each loss is tested with (huber_delta, quantile_alpha).
+LOSS_PARAM = {"huber": 0.4, "quantile": 0.3}
 
 
 def make_problem(loss_kind, n=23, n_features=5, n_outputs=3, seed=0, dtype=np.float64):
@@ -44,12 +50,14 @@ class Net:
         rng = np.random.RandomState(seed)
         self.theta = (rng.uniform(-0.6, 0.6, self.layout.size)).astype(dtype)
         self.dtype = np.dtype(dtype)
+        self.loss_param = LOSS_PARAM.get(loss, 0.0)
 
     def hyper(self, alpha=0.0, out_scale=1.0):
         h = np.zeros(O.N_HYPER)
         h[O.H_ALPHA] = alpha
         h[O.H_CLIP_EPS] = np.finfo(self.dtype).eps
         h[O.H_OUT_SCALE] = out_scale
+        h[O.H_LOSS_PARAM] = self.loss_param
         return h
 
     def loss_grad(self, X, y, sw, theta=None, alpha=0.0, out_scale=1.0):

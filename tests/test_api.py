@@ -34,14 +34,18 @@ def regression():
 
 
 #: Parameters fastbp adds to scikit-learn's, each defaulting to sklearn's behaviour.
-EXTRA_PARAMS = {"device": "cpu"}
+EXTRA_COMMON = {"device": "cpu"}
+EXTRA_PARAMS = {
+    BackpropClassifier: {**EXTRA_COMMON, "label_smoothing": 0.0},
+    BackpropRegressor: {**EXTRA_COMMON, "huber_delta": 1.0, "quantile_alpha": 0.5},
+}
 
 
 def test_same_parameters_and_defaults_as_sklearn():
     for ours, theirs in [(BackpropClassifier, MLPClassifier), (BackpropRegressor, MLPRegressor)]:
         params = ours().get_params()
         assert {k: params[k] for k in theirs().get_params()} == theirs().get_params()
-        assert {k: v for k, v in params.items() if k not in theirs().get_params()} == EXTRA_PARAMS
+        assert {k: v for k, v in params.items() if k not in theirs().get_params()} == EXTRA_PARAMS[ours]
 
 
 def test_fitted_attributes_like_sklearn(digits):

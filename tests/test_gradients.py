@@ -4,10 +4,13 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from fastbp.backends.cpu import as_kernel_data
 from helpers import LOSS_PAIRS, Net, make_problem
 import reference
 
-ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
+from fastbp.nn.activations import ACTIVATION_CODES
+
+ACTIVATIONS = list(ACTIVATION_CODES)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -29,6 +32,9 @@ def test_gradient_matches_finite_differences(activation, loss, out, kind, dtype)
         plus[k] += h
         minus[k] -= h
         fd[k] = (net64.loss_grad(X64, y64, sw64, plus, alpha)[0] - net64.loss_grad(X64, y64, sw64, minus, alpha)[0]) / (2 * h)
+    if loss in ("absolute_error", "quantile"):
+        # kinks: differences across a tie are meaningless; the problem has none
+        assert not np.any(np.isclose(net64.backend.predict(as_kernel_data(X64, dtype=np.float64), theta), y64, atol=1e-5))
     if loss == "squared_error":
         # scikit-learn's stochastic gradient is that of the summed (not averaged)
         # per-output losses; the kernels reproduce it: n_outputs times the loss's.
@@ -55,8 +61,8 @@ def test_exact_squared_error_gradient_with_output_scale(activation):
     np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize("loss,out,kind", LOSS_PAIRS)
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("loss,out,kind", LOSS_PAIRS[:4])
+@pytest.mark.parametrize("activation", ["identity", "logistic", "tanh", "relu"])
 def test_loss_and_gradient_match_numpy_reference(activation, loss, out, kind):
     X, y, sw = make_problem(kind, n=31)
     net = Net([5, 8, 6, 3], activation, out, loss, np.float64)

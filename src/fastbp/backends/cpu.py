@@ -17,6 +17,7 @@ from threadpoolctl import ThreadpoolController
 
 from fastbp import _config
 from fastbp.kernels.cpu import epoch as K
+from fastbp.nn.activations import NEEDS_Z
 
 
 def as_kernel_data(X, Y=None, sample_weight=None, dtype=np.float64):
@@ -128,17 +129,20 @@ class CPUBackend:
     def workspace(self, capacity):
         """Per-thread buffers for ``capacity`` rows split between the threads.
 
-        Returns ``(activations, deltas, gathered input)`` of shapes
-        ``(T, rows * sum(units[1:]))``, the same, and ``(T, rows, n_features)``
-        with ``rows = ceil(capacity / T)``.
+        Returns ``(activations, deltas, gathered input, pre-activations)`` of
+        shapes ``(T, rows * sum(units[1:]))``, the same, ``(T, rows,
+        n_features)`` and ``(T, rows * sum(units[1:]))`` (``(T, 0)`` unless the
+        hidden activation needs them), with ``rows = ceil(capacity / T)``.
         """
         T = self.n_threads
         rows = -(-capacity // T)
         per_row = int(self.layout.units[1:].sum())
+        pre = rows * per_row if self.net[3][0] in NEEDS_Z else 0
         return (
             np.empty((T, rows * per_row), dtype=self.dtype),
             np.empty((T, rows * per_row), dtype=self.dtype),
             np.empty((T, rows, int(self.layout.units[0])), dtype=self.dtype),
+            np.empty((T, pre), dtype=self.dtype),
         )
 
     def gradient_parts(self):

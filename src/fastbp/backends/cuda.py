@@ -19,7 +19,7 @@ import numpy as np
 
 from fastbp import _config
 from fastbp import optim as O
-from fastbp.nn.activations import SOFTMAX
+from fastbp.nn.activations import NEEDS_Z, SOFTMAX
 from fastbp.nn.losses import SQUARED_ERROR
 
 
@@ -102,6 +102,8 @@ class CUDABackend:
         return {
             "acts": [cuda.device_array((capacity, u), dtype=self.dtype) for u in units[1:]],
             "deltas": [cuda.device_array((capacity, u), dtype=self.dtype) for u in units[1:]],
+            "pre": [cuda.device_array((capacity, u) if self.codes[0] in NEEDS_Z else (1, 1), dtype=self.dtype)
+                    for u in units[1:]],
             "row_loss": cuda.device_array(capacity, dtype=self.dtype),
             "row_w": cuda.device_array(capacity, dtype=self.dtype),
         }
@@ -134,7 +136,9 @@ class CUDABackend:
             if code == SOFTMAX:
                 self.K_act.softmax_kernel[_blocks(n), _config.CUDA_THREADS](Z, bs[l])
             else:
-                self.K_act.bias_activate_kernel[_blocks(Z.size), _config.CUDA_THREADS](Z, bs[l], code)
+                keep = code in NEEDS_Z
+                pre = work["pre"][l][:n] if keep else work["pre"][l]
+                self.K_act.bias_activate_kernel[_blocks(Z.size), _config.CUDA_THREADS](Z, bs[l], code, pre, keep)
         return work["acts"][L - 1][:n]
 
     def _backward(self, d_data, rows, n, Ws, gWs, gbs, work):
@@ -157,15 +161,18 @@ class CUDABackend:
             if l > 0:
                 D_prev = work["deltas"][l - 1][:n]
                 self._matmul(D, Ws[l], D_prev, rows, False, False, True)
+                use_pre = self.codes[0] in NEEDS_Z
+                pre = work["pre"][l - 1][:n] if use_pre else work["pre"][l - 1]
                 self.K_act.multiply_grad_kernel[_blocks(D_prev.size), threads](
-                    work["acts"][l - 1][:n], D_prev, self.codes[0]
+                    work["acts"][l - 1][:n], pre, D_prev, self.codes[0], use_pre
                 )
 
     def _loss_and_delta(self, d_data, rows, n, P, work, hyper, d_theta, sums):
         threads = _config.CUDA_THREADS
         self.K_loss.loss_delta_kernel[_blocks(n), threads](
             P, d_data[4], rows, d_data[5], self.codes[2], self.dtype.type(hyper[O.H_CLIP_EPS]),
-            self.dtype.type(hyper[O.H_OUT_SCALE]), work["deltas"][-1][:n], work["row_loss"], work["row_w"],
+            self.dtype.type(hyper[O.H_LOSS_PARAM]), self.dtype.type(hyper[O.H_OUT_SCALE]),
+            work["deltas"][-1][:n], work["row_loss"], work["row_w"],
         )
         self.K_loss.batch_sums_kernel[1, threads](
             work["row_loss"], work["row_w"], n, d_theta, self.layout.n_coef, sums

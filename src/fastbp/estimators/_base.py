@@ -76,6 +76,14 @@ class BaseBackprop(BaseEstimator):
     """
 
     # ------------------------------------------------------------------ setup
+    def _loss_param(self):
+        """Parameter of the loss (``huber_delta``, ``quantile_alpha``), 0 when it has none."""
+        return 0.0
+
+    def _train_targets(self, y):
+        """Targets the kernels train against (label smoothing hooks in here)."""
+        return y
+
     def _network(self, layout, dtype, training=True):
         """Backend for a network of ``layout`` in ``dtype`` on the requested device.
 
@@ -176,6 +184,7 @@ class BaseBackprop(BaseEstimator):
         hyper[O.H_ALPHA] = self.alpha
         hyper[O.H_CLIP_EPS] = np.finfo(dtype).eps
         hyper[O.H_OUT_SCALE] = 1.0
+        hyper[O.H_LOSS_PARAM] = self._loss_param()
         return hyper
 
     def _fit_lbfgs(self, backend, theta, X, y, sample_weight):
@@ -186,7 +195,7 @@ class BaseBackprop(BaseEstimator):
         too large, its issue #8349).
         """
         dtype = theta.dtype
-        data = as_kernel_data(X, y, sample_weight, dtype)
+        data = as_kernel_data(X, self._train_targets(y), sample_weight, dtype)
         evaluate = backend.full_batch(data)
         grad = np.empty_like(theta)
         hyper = self._hyper(dtype, self.learning_rate_init)
@@ -262,7 +271,7 @@ class BaseBackprop(BaseEstimator):
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
-        session = backend.session(as_kernel_data(X, y, sample_weight, dtype), theta, opt, batch_size)
+        session = backend.session(as_kernel_data(X, self._train_targets(y), sample_weight, dtype), theta, opt, batch_size)
         if early_stopping:
             val_data = as_kernel_data(X_val, dtype=dtype)
             best = session.snapshot()

@@ -102,3 +102,9 @@ def validate_params(est):
         check_int(est, "n_iter_no_change", 1)
     check_int(est, "max_fun", 1)
     check_choice(est, "device", {"cpu", "cuda", "auto"})
+    # Parameters one estimator has and the other has not.
+    if hasattr(est, "label_smoothing"):
+        check_real(est, "label_smoothing", low=0, high=1, high_open=True)
+    if hasattr(est, "huber_delta"):
+        check_real(est, "huber_delta", low=0, low_open=True)
+        check_real(est, "quantile_alpha", low=0, high=1, low_open=True, high_open=True)

@@ -14,7 +14,7 @@ from fastbp.estimators._docs import fill
 
 
 class BackpropClassifier(ClassifierMixin, BaseBackprop):
-    """Multi-layer perceptron classifier trained by compiled backpropagation.
+    r"""Multi-layer perceptron classifier trained by compiled backpropagation.
 
     Same parameters, defaults, attributes and results as scikit-learn's
     :class:`~sklearn.neural_network.MLPClassifier`: binary, multiclass
@@ -26,6 +26,11 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
     Parameters
     ----------
 %(parameters)s
+
+    label_smoothing : float, default=0.0
+        Train against smoothed targets :math:`y (1 - \varepsilon) + \varepsilon / K`
+        (:math:`K` the number of classes, 2 per label for binary and
+        multilabel outputs); 0 is scikit-learn's behaviour.  In [0, 1).
 
     Attributes
     ----------
@@ -87,6 +92,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         n_iter_no_change=10,
         max_fun=15000,
         device="cpu",
+        label_smoothing=0.0,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -112,6 +118,15 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.device = device
+        self.label_smoothing = label_smoothing
+
+    def _train_targets(self, y):
+        """Label-smoothed training targets (float), or ``y`` unchanged."""
+        eps = self.label_smoothing
+        if eps == 0:
+            return y
+        k = y.shape[1] if self.out_activation_ == "softmax" else 2
+        return y * (1.0 - eps) + eps / k
 
     def _output_activation(self):
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"

@@ -21,10 +21,21 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
 
     Parameters
     ----------
-    loss : {'squared_error', 'poisson'}, default='squared_error'
-        Loss to minimise.  'poisson' needs non-negative targets.
+    loss : {'squared_error', 'poisson', 'absolute_error', 'huber', 'quantile'}, default='squared_error'
+        Loss to minimise: half squared error (averaged over outputs, as
+        scikit-learn), half Poisson deviance (non-negative targets, exponential
+        output), and, fastbp only, absolute error, Huber loss (with
+        ``huber_delta``) and the pinball loss of level ``quantile_alpha``
+        (these three are summed over outputs and use the identity output).
 
 %(parameters)s
+
+    huber_delta : float, default=1.0
+        Residual size where the Huber loss turns from quadratic to linear
+        (``loss='huber'`` only), > 0.
+
+    quantile_alpha : float, default=0.5
+        Level of the quantile predicted with ``loss='quantile'``, in (0, 1).
 
     Attributes
     ----------
@@ -85,6 +96,8 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         n_iter_no_change=10,
         max_fun=15000,
         device="cpu",
+        huber_delta=1.0,
+        quantile_alpha=0.5,
     ):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -111,19 +124,23 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.device = device
+        self.huber_delta = huber_delta
+        self.quantile_alpha = quantile_alpha
 
     @property
     def _loss(self):
         return self.loss
 
+    def _loss_param(self):
+        return {"huber": self.huber_delta, "quantile": self.quantile_alpha}.get(self.loss, 0.0)
+
     def _output_activation(self):
         return "exp" if self.loss == "poisson" else "identity"
 
     def _validate_input(self, X, y, incremental, reset):
-        if not isinstance(self.loss, str) or self.loss not in ("squared_error", "poisson"):
-            raise ValueError(
-                f"The 'loss' parameter must be one of 'poisson', 'squared_error'. Got {self.loss!r} instead."
-            )
+        losses = ("squared_error", "poisson", "absolute_error", "huber", "quantile")
+        if not isinstance(self.loss, str) or self.loss not in losses:
+            raise ValueError(f"The 'loss' parameter must be one of {', '.join(map(repr, losses))}. Got {self.loss!r} instead.")
         X, y = validate_data(
             self,
             X,

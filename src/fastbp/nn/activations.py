@@ -1,8 +1,9 @@
 """Scalar activation functions and their derivatives.
 
-Each hidden activation has a forward function ``f(z)`` and a derivative written
-in terms of the *output* ``a = f(z)``, as backpropagation only keeps the
-outputs of each layer.  Activations are selected inside the kernels by a small
+Each hidden activation has a forward function ``f(z)`` and a derivative
+``f'(a, z)`` given both the output ``a = f(z)`` and the pre-activation ``z``.
+Most derivatives need only ``a`` (which backpropagation keeps anyway); GELU
+and SiLU need ``z``, which the kernels then keep too (see :data:`NEEDS_Z`).  Activations are selected inside the kernels by a small
 integer code (see :data:`ACTIVATION_CODES`), so one compiled kernel serves
 every activation.
 """
@@ -16,9 +17,31 @@ RELU = 3
 # Output-only activations.
 SOFTMAX = 4
 EXP = 5
+# Hidden activations beyond scikit-learn's four.
+LEAKY_RELU = 6
+ELU = 7
+GELU = 8
+SILU = 9
+SOFTPLUS = 10
 
 #: Hidden activations accepted by the ``activation`` parameter.
-ACTIVATION_CODES = {"identity": IDENTITY, "logistic": LOGISTIC, "tanh": TANH, "relu": RELU}
+ACTIVATION_CODES = {
+    "identity": IDENTITY,
+    "logistic": LOGISTIC,
+    "tanh": TANH,
+    "relu": RELU,
+    "leaky_relu": LEAKY_RELU,
+    "elu": ELU,
+    "gelu": GELU,
+    "silu": SILU,
+    "softplus": SOFTPLUS,
+}
+
+#: Activations whose derivative needs the pre-activation ``z``.
+NEEDS_Z = (GELU, SILU)
+
+#: Slope of leaky ReLU for negative inputs.
+LEAKY_SLOPE = 0.01
 
 #: Output activations, chosen from the task and the loss.
 OUTPUT_CODES = {
@@ -34,7 +57,7 @@ def identity(z):
     return z
 
 
-def identity_grad(a):
+def identity_grad(a, z):
     """Derivative of the identity, :math:`f'(z) = 1`."""
     return 1.0
 
@@ -44,7 +67,7 @@ def logistic(z):
     return 1.0 / (1.0 + math.exp(-z))
 
 
-def logistic_grad(a):
+def logistic_grad(a, z):
     r"""Derivative of the sigmoid from its output, :math:`a (1 - a)`."""
     return a * (1.0 - a)
 
@@ -54,7 +77,7 @@ def tanh(z):
     return math.tanh(z)
 
 
-def tanh_grad(a):
+def tanh_grad(a, z):
     r"""Derivative of tanh from its output, :math:`1 - a^2`."""
     return 1.0 - a * a
 
@@ -64,6 +87,57 @@ def relu(z):
     return z if z > 0.0 else 0.0 * z
 
 
-def relu_grad(a):
+def relu_grad(a, z):
     """Derivative of ReLU from its output: 0 where ``a == 0``, else 1."""
     return 0.0 if a == 0.0 else 1.0
+
+
+def leaky_relu(z):
+    r"""Leaky ReLU, :math:`f(z) = z` for :math:`z > 0`, else :math:`0.01 z`."""
+    return z if z > 0.0 else 0.01 * z
+
+
+def leaky_relu_grad(a, z):
+    """Derivative of leaky ReLU from its output: 1 where ``a > 0``, else 0.01."""
+    return 1.0 if a > 0.0 else 0.01
+
+
+def elu(z):
+    r"""ELU, :math:`f(z) = z` for :math:`z > 0`, else :math:`e^z - 1`."""
+    return z if z > 0.0 else math.expm1(z)
+
+
+def elu_grad(a, z):
+    r"""Derivative of ELU from its output: 1 where ``a > 0``, else :math:`a + 1 = e^z`."""
+    return 1.0 if a > 0.0 else a + 1.0
+
+
+def gelu(z):
+    r"""GELU (exact), :math:`f(z) = z \Phi(z) = \tfrac{z}{2}(1 + \operatorname{erf}(z/\sqrt2))`."""
+    return 0.5 * z * (1.0 + math.erf(z * 0.7071067811865476))
+
+
+def gelu_grad(a, z):
+    r"""Derivative of GELU, :math:`\Phi(z) + z \varphi(z)`."""
+    return 0.5 * (1.0 + math.erf(z * 0.7071067811865476)) + z * 0.3989422804014327 * math.exp(-0.5 * z * z)
+
+
+def silu(z):
+    r"""SiLU (swish), :math:`f(z) = z / (1 + e^{-z})`."""
+    return z / (1.0 + math.exp(-z))
+
+
+def silu_grad(a, z):
+    r"""Derivative of SiLU, :math:`\sigma(z) (1 + z (1 - \sigma(z)))`."""
+    s = 1.0 / (1.0 + math.exp(-z))
+    return s * (1.0 + z * (1.0 - s))
+
+
+def softplus(z):
+    r"""Softplus, :math:`f(z) = \log(1 + e^z)`, computed without overflow."""
+    return max(z, 0.0) + math.log1p(math.exp(-abs(z)))
+
+
+def softplus_grad(a, z):
+    r"""Derivative of softplus from its output, :math:`\sigma(z) = 1 - e^{-a}`."""
+    return -math.expm1(-a)

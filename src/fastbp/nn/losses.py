@@ -15,6 +15,11 @@ loss                    output activation  per-element value
 ``binary_log_loss``     logistic           :math:`-y\log\hat y - (1-y)\log(1-\hat y)`
 ======================  =================  ==========================================
 
+``absolute_error`` (:math:`|y - \hat y|`), ``huber`` (quadratic within
+``huber_delta`` of the target, linear beyond) and ``quantile`` (the pinball
+loss of level ``quantile_alpha``) use the identity output; their delta is
+:math:`\partial l / \partial \hat y`, given by the ``*_grad`` functions.
+
 Probabilities are clipped to :math:`[\epsilon, 1 - \epsilon]` (machine epsilon of
 the working dtype) inside the logarithms, as scikit-learn does.
 """
@@ -26,12 +31,24 @@ POISSON = 1
 LOG_LOSS = 2
 BINARY_LOG_LOSS = 3
 
+# Regression losses beyond scikit-learn's, with an identity output.  They are
+# not canonical partners of their link, so their output delta is dl/dp.
+ABSOLUTE_ERROR = 4
+HUBER = 5
+QUANTILE = 6
+
 LOSS_CODES = {
     "squared_error": SQUARED_ERROR,
     "poisson": POISSON,
     "log_loss": LOG_LOSS,
     "binary_log_loss": BINARY_LOG_LOSS,
+    "absolute_error": ABSOLUTE_ERROR,
+    "huber": HUBER,
+    "quantile": QUANTILE,
 }
+
+#: Losses whose output delta is :math:`\hat y - y` (canonical link).
+CANONICAL = (SQUARED_ERROR, POISSON, LOG_LOSS, BINARY_LOG_LOSS)
 
 
 # Each function is self-contained (no calls between them) so that every
@@ -68,3 +85,51 @@ def binary_log_loss(y, p, eps):
     if y != 1.0:
         loss -= (1.0 - y) * math.log(1.0 - q)
     return loss
+
+
+def absolute_error(y, p, c):
+    r"""Absolute error, :math:`|y - p|`."""
+    return abs(y - p)
+
+
+def absolute_error_grad(y, p, c):
+    r""":math:`\partial |y - p| / \partial p = \operatorname{sign}(p - y)` (0 at a tie)."""
+    if p > y:
+        return 1.0
+    if p < y:
+        return -1.0
+    return 0.0
+
+
+def huber(y, p, delta):
+    r"""Huber loss, :math:`r^2/2` for :math:`|r| \le \delta`, else :math:`\delta(|r| - \delta/2)`, :math:`r = p - y`."""
+    r = abs(p - y)
+    if r <= delta:
+        return 0.5 * r * r
+    return delta * (r - 0.5 * delta)
+
+
+def huber_grad(y, p, delta):
+    r"""Derivative of the Huber loss, :math:`p - y` clipped to :math:`[-\delta, \delta]`."""
+    r = p - y
+    if r > delta:
+        return delta
+    if r < -delta:
+        return -delta
+    return r
+
+
+def quantile(y, p, alpha):
+    r"""Pinball loss of level :math:`\alpha`: :math:`\alpha (y - p)` if :math:`y \ge p`, else :math:`(1 - \alpha)(p - y)`."""
+    if y >= p:
+        return alpha * (y - p)
+    return (1.0 - alpha) * (p - y)
+
+
+def quantile_grad(y, p, alpha):
+    r"""Derivative of the pinball loss: :math:`-\alpha` below the target, :math:`1 - \alpha` above, 0 at a tie."""
+    if y > p:
+        return -alpha
+    if y < p:
+        return 1.0 - alpha
+    return 0.0

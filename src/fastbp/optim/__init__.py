@@ -24,7 +24,8 @@ H_EPSILON = 6
 H_ALPHA = 7
 H_CLIP_EPS = 8
 H_OUT_SCALE = 9
-N_HYPER = 10
+H_LOSS_PARAM = 10
+N_HYPER = 11
 
 
 class OptimizerState:

@@ -12,7 +12,8 @@ positional list:
     Layer widths, offsets of weights and biases in the flat parameter buffer
     (see :mod:`fastbp.nn.layout`), and ``codes = [hidden activation, output
     activation, loss]``.
-``work``  ``(acts, deltas, xbuf)``
+``work``  ``(acts, deltas, xbuf, pre)``
     Preallocated workspaces for one mini-batch: the outputs and deltas of every
-    layer (flat) and the gathered input rows of dense X.
+    layer (flat), the gathered input rows of dense X, and the pre-activations
+    (flat, empty unless the hidden activation's derivative needs them).
 """

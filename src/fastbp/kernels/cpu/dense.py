@@ -9,7 +9,7 @@ import numba
 import numpy as np
 
 from fastbp import _config
-from fastbp.kernels.cpu.activations import bias_activate, multiply_grad
+from fastbp.kernels.cpu.activations import bias_activate, multiply_grad, needs_z
 
 _jit = numba.njit(**_config.JIT_OPTIONS)
 
@@ -107,7 +107,7 @@ def forward(data, rows, theta, net, work, offsets):
     ``offsets``; dense input rows are gathered into ``work[2]``.
     """
     units, codes = net[0], net[3]
-    acts, xbuf = work[0], work[2]
+    acts, xbuf, pre = work[0], work[2], work[3]
     n_layers = units.shape[0] - 1
     n = rows.shape[0]
     for l in range(n_layers):
@@ -123,7 +123,8 @@ def forward(data, rows, theta, net, work, offsets):
         else:
             np.dot(block(acts, offsets, l, n, units[l]), W, Z)
         code = codes[1] if l == n_layers - 1 else codes[0]
-        bias_activate(Z, bias(theta, net, l), code)
+        Zpre = block(pre, offsets, l + 1, n, units[l + 1]) if needs_z(code) else Z
+        bias_activate(Z, bias(theta, net, l), code, Zpre)
 
 
 @_jit
@@ -159,4 +160,6 @@ def backward(data, rows, theta, grad, net, work, offsets):
         if l > 0:
             D_prev = block(deltas, offsets, l, n, units[l])
             np.dot(D, weights(theta, net, l).T, D_prev)
-            multiply_grad(block(acts, offsets, l, n, units[l]), D_prev, codes[0])
+            A = block(acts, offsets, l, n, units[l])
+            Zpre = block(work[3], offsets, l, n, units[l]) if needs_z(codes[0]) else A
+            multiply_grad(A, Zpre, D_prev, codes[0])

@@ -29,7 +29,7 @@ _pjit = numba.njit(parallel=True, **_config.JIT_OPTIONS)
 @_jit
 def thread_work(work, t):
     """Thread ``t``'s slice of the per-thread workspaces."""
-    return (work[0][t], work[1][t], work[2][t])
+    return (work[0][t], work[1][t], work[2][t], work[3][t])
 
 
 @_pjit
@@ -55,10 +55,12 @@ def block_pass(data, rows, theta, parts, sums, net, work, hyper):
             offsets = layer_offsets(units, m)
             forward(data, own, theta, net, w, offsets)
             P = block(w[0], offsets, n_layers, m, n_out)
-            loss_sum, sw_sum = weighted_loss_sum(P, data[4], own, data[5], codes[2], hyper[O.H_CLIP_EPS])
+            param = hyper[O.H_LOSS_PARAM]
+            loss_sum, sw_sum = weighted_loss_sum(P, data[4], own, data[5], codes[2], hyper[O.H_CLIP_EPS], param)
             sums[t, 0] = loss_sum
             sums[t, 1] = sw_sum
-            output_delta(P, data[4], own, data[5], hyper[O.H_OUT_SCALE], block(w[1], offsets, n_layers, m, n_out))
+            D = block(w[1], offsets, n_layers, m, n_out)
+            output_delta(P, data[4], own, data[5], hyper[O.H_OUT_SCALE], codes[2], param, D)
             backward(data, own, theta, parts[t], net, w, offsets)
         else:
             sums[t, 0] = 0.0

@@ -12,10 +12,47 @@ squared_error = _inline(L.squared_error)
 poisson = _inline(L.poisson)
 log_loss = _inline(L.log_loss)
 binary_log_loss = _inline(L.binary_log_loss)
+absolute_error = _inline(L.absolute_error)
+huber = _inline(L.huber)
+quantile = _inline(L.quantile)
+absolute_error_grad = _inline(L.absolute_error_grad)
+huber_grad = _inline(L.huber_grad)
+quantile_grad = _inline(L.quantile_grad)
+
+
+@_inline
+def element_loss(y, p, code, eps, param):
+    """Loss of one output element for loss ``code``."""
+    if code == L.SQUARED_ERROR:
+        return squared_error(y, p)
+    if code == L.POISSON:
+        return poisson(y, p)
+    if code == L.LOG_LOSS:
+        return log_loss(y, p, eps)
+    if code == L.BINARY_LOG_LOSS:
+        return binary_log_loss(y, p, eps)
+    if code == L.ABSOLUTE_ERROR:
+        return absolute_error(y, p, param)
+    if code == L.HUBER:
+        return huber(y, p, param)
+    return quantile(y, p, param)
+
+
+@_inline
+def element_delta(y, p, code, param):
+    r"""Derivative of the loss with respect to the output pre-activation (identity
+    output for the non-canonical losses, so :math:`\partial l / \partial p`)."""
+    if code == L.ABSOLUTE_ERROR:
+        return absolute_error_grad(y, p, param)
+    if code == L.HUBER:
+        return huber_grad(y, p, param)
+    if code == L.QUANTILE:
+        return quantile_grad(y, p, param)
+    return p - y
 
 
 @_jit
-def weighted_loss_sum(P, Y, rows, sw, code, eps):
+def weighted_loss_sum(P, Y, rows, sw, code, eps, param):
     r"""Sample-weighted loss sum of a block of rows, and the block's weight sum.
 
     .. math:: S = \sum_i w_i \sum_j l(y_{ij}, p_{ij}), \qquad W = \sum_i w_i
@@ -37,6 +74,8 @@ def weighted_loss_sum(P, Y, rows, sw, code, eps):
         Loss code from :mod:`fastbp.nn.losses`.
     eps : float
         Probability clipping threshold for the log losses.
+    param : float
+        ``huber_delta`` or ``quantile_alpha`` (ignored by the other losses).
 
     Returns
     -------
@@ -49,18 +88,8 @@ def weighted_loss_sum(P, Y, rows, sw, code, eps):
     for i in range(n):
         r = rows[i]
         acc = 0.0
-        if code == L.SQUARED_ERROR:
-            for j in range(m):
-                acc += squared_error(Y[r, j], P[i, j])
-        elif code == L.POISSON:
-            for j in range(m):
-                acc += poisson(Y[r, j], P[i, j])
-        elif code == L.LOG_LOSS:
-            for j in range(m):
-                acc += log_loss(Y[r, j], P[i, j], eps)
-        else:
-            for j in range(m):
-                acc += binary_log_loss(Y[r, j], P[i, j], eps)
+        for j in range(m):
+            acc += element_loss(Y[r, j], P[i, j], code, eps, param)
         total += sw[r] * acc
         sw_sum += sw[r]
     return total, sw_sum
@@ -79,20 +108,25 @@ def normalised_loss(loss_sum, sw_sum, n_outputs, code):
 
 
 @_jit
-def output_delta(P, Y, rows, sw, scale, D):
-    r"""Error at the output pre-activation for a canonical loss/link pair.
+def output_delta(P, Y, rows, sw, scale, code, param, D):
+    r"""Error at the output pre-activation.
 
-    .. math:: D_{ij} = s \, w_{r_i} (p_{ij} - y_{r_i j})
+    .. math:: D_{ij} = s \, w_{r_i} \, \delta(y_{r_i j}, p_{ij})
+
+    with :math:`\delta = p - y` for the canonical loss/link pairs and
+    :math:`\partial l / \partial p` for the others.
 
     Parameters
     ----------
     P : ndarray of shape (n_rows, n_outputs)
         Network outputs of the batch.
     Y, rows, sw
-        As in :func:`weighted_loss`.
+        As in :func:`weighted_loss_sum`.
     scale : float
         Extra factor :math:`s` (1, or ``1 / n_outputs`` where the gradient must
         match a loss averaged over outputs).
+    code, param
+        Loss code and its parameter.
     D : ndarray of shape (n_rows, n_outputs)
         Output.
     """
@@ -101,4 +135,4 @@ def output_delta(P, Y, rows, sw, scale, D):
         r = rows[i]
         w = scale * sw[r]
         for j in range(m):
-            D[i, j] = w * (P[i, j] - Y[r, j])
+            D[i, j] = w * element_delta(Y[r, j], P[i, j], code, param)

@@ -11,32 +11,80 @@ _device = cuda.jit(device=True)
 relu = _device(act.relu)
 tanh = _device(act.tanh)
 logistic = _device(act.logistic)
+leaky_relu = _device(act.leaky_relu)
+elu = _device(act.elu)
+gelu = _device(act.gelu)
+silu = _device(act.silu)
+softplus = _device(act.softplus)
 relu_grad = _device(act.relu_grad)
 tanh_grad = _device(act.tanh_grad)
 logistic_grad = _device(act.logistic_grad)
+leaky_relu_grad = _device(act.leaky_relu_grad)
+elu_grad = _device(act.elu_grad)
+gelu_grad = _device(act.gelu_grad)
+silu_grad = _device(act.silu_grad)
+softplus_grad = _device(act.softplus_grad)
+
+
+@cuda.jit(device=True)
+def scalar(z, code):
+    """The activation of code ``code`` (not softmax) at ``z``."""
+    if code == act.RELU:
+        return relu(z)
+    if code == act.TANH:
+        return tanh(z)
+    if code == act.LOGISTIC:
+        return logistic(z)
+    if code == act.EXP:
+        return math.exp(z)
+    if code == act.LEAKY_RELU:
+        return leaky_relu(z)
+    if code == act.ELU:
+        return elu(z)
+    if code == act.GELU:
+        return gelu(z)
+    if code == act.SILU:
+        return silu(z)
+    if code == act.SOFTPLUS:
+        return softplus(z)
+    return z
+
+
+@cuda.jit(device=True)
+def scalar_grad(a, z, code):
+    """Derivative of activation ``code`` given output ``a`` and input ``z``."""
+    if code == act.RELU:
+        return relu_grad(a, z)
+    if code == act.TANH:
+        return tanh_grad(a, z)
+    if code == act.LOGISTIC:
+        return logistic_grad(a, z)
+    if code == act.LEAKY_RELU:
+        return leaky_relu_grad(a, z)
+    if code == act.ELU:
+        return elu_grad(a, z)
+    if code == act.GELU:
+        return gelu_grad(a, z)
+    if code == act.SILU:
+        return silu_grad(a, z)
+    if code == act.SOFTPLUS:
+        return softplus_grad(a, z)
+    return 1.0
 
 
 @cuda.jit
-def bias_activate_kernel(Z, b, code):
-    r"""``Z[i, j] = f(Z[i, j] + b[j])`` for every element; one thread per element.
-
-    Softmax is row-wise: see :func:`softmax_kernel`.
-    """
+def bias_activate_kernel(Z, b, code, pre, keep_pre):
+    r"""``Z[i, j] = f(Z[i, j] + b[j])``, one thread per element; with ``keep_pre``
+    the pre-activation goes to ``pre`` too.  Softmax: :func:`softmax_kernel`."""
     k = cuda.grid(1)
     n, m = Z.shape
     if k < n * m:
         i = k // m
         j = k - i * m
         z = Z[i, j] + b[j]
-        if code == act.RELU:
-            z = relu(z)
-        elif code == act.TANH:
-            z = tanh(z)
-        elif code == act.LOGISTIC:
-            z = logistic(z)
-        elif code == act.EXP:
-            z = math.exp(z)
-        Z[i, j] = z
+        if keep_pre:
+            pre[i, j] = z
+        Z[i, j] = scalar(z, code)
 
 
 @cuda.jit
@@ -59,17 +107,13 @@ def softmax_kernel(Z, b):
 
 
 @cuda.jit
-def multiply_grad_kernel(A, D, code):
-    r"""``D[i, j] *= f'(A[i, j])``; one thread per element."""
+def multiply_grad_kernel(A, pre, D, code, use_pre):
+    r"""``D[i, j] *= f'(A[i, j], Z[i, j])``; one thread per element."""
     k = cuda.grid(1)
     n, m = A.shape
     if k < n * m:
         i = k // m
         j = k - i * m
         a = A[i, j]
-        if code == act.RELU:
-            D[i, j] = D[i, j] * relu_grad(a)
-        elif code == act.TANH:
-            D[i, j] = D[i, j] * tanh_grad(a)
-        elif code == act.LOGISTIC:
-            D[i, j] = D[i, j] * logistic_grad(a)
+        z = pre[i, j] if use_pre else a
+        D[i, j] = D[i, j] * scalar_grad(a, z, code)

@@ -11,15 +11,51 @@ squared_error = _device(L.squared_error)
 poisson = _device(L.poisson)
 log_loss = _device(L.log_loss)
 binary_log_loss = _device(L.binary_log_loss)
+absolute_error = _device(L.absolute_error)
+huber = _device(L.huber)
+quantile = _device(L.quantile)
+absolute_error_grad = _device(L.absolute_error_grad)
+huber_grad = _device(L.huber_grad)
+quantile_grad = _device(L.quantile_grad)
+
+
+@cuda.jit(device=True)
+def element_loss(y, p, code, eps, param):
+    """Loss of one output element for loss ``code``."""
+    if code == L.SQUARED_ERROR:
+        return squared_error(y, p)
+    if code == L.POISSON:
+        return poisson(y, p)
+    if code == L.LOG_LOSS:
+        return log_loss(y, p, eps)
+    if code == L.BINARY_LOG_LOSS:
+        return binary_log_loss(y, p, eps)
+    if code == L.ABSOLUTE_ERROR:
+        return absolute_error(y, p, param)
+    if code == L.HUBER:
+        return huber(y, p, param)
+    return quantile(y, p, param)
+
+
+@cuda.jit(device=True)
+def element_delta(y, p, code, param):
+    """Output delta of one element: p - y (canonical pairs) or dl/dp."""
+    if code == L.ABSOLUTE_ERROR:
+        return absolute_error_grad(y, p, param)
+    if code == L.HUBER:
+        return huber_grad(y, p, param)
+    if code == L.QUANTILE:
+        return quantile_grad(y, p, param)
+    return p - y
 
 _THREADS = _config.CUDA_THREADS
 
 
 @cuda.jit
-def loss_delta_kernel(P, Y, rows, sw, code, eps, scale, D, row_loss, row_w):
+def loss_delta_kernel(P, Y, rows, sw, code, eps, param, scale, D, row_loss, row_w):
     r"""Per row :math:`i`: the weighted loss :math:`w_{r_i} \sum_j l(y, p)` into
     ``row_loss[i]``, the weight into ``row_w[i]``, and the output delta
-    :math:`D_{ij} = s\,w_{r_i} (p_{ij} - y_{r_i j})`.  One thread per row."""
+    :math:`D_{ij} = s\,w_{r_i} \delta(y_{r_i j}, p_{ij})`.  One thread per row."""
     i = cuda.grid(1)
     n, m = P.shape
     if i < n:
@@ -29,15 +65,8 @@ def loss_delta_kernel(P, Y, rows, sw, code, eps, scale, D, row_loss, row_w):
         for j in range(m):
             p = P[i, j]
             y = Y[r, j]
-            if code == L.SQUARED_ERROR:
-                acc += squared_error(y, p)
-            elif code == L.POISSON:
-                acc += poisson(y, p)
-            elif code == L.LOG_LOSS:
-                acc += log_loss(y, p, eps)
-            else:
-                acc += binary_log_loss(y, p, eps)
-            D[i, j] = scale * w * (p - y)
+            acc += element_loss(y, p, code, eps, param)
+            D[i, j] = scale * w * element_delta(y, p, code, param)
         row_loss[i] = w * acc
         row_w[i] = w
 
