@@ -96,6 +96,16 @@ def thread_limits(n_threads):
         numba.set_num_threads(previous)
 
 
+def make_net(layout, codes, dropout, seed):
+    """The kernels' ``net`` tuple (see :mod:`fastbp.kernels.cpu`)."""
+    n_hidden = len(layout.units) - 2
+    drop = np.zeros(2 + max(n_hidden, 0) + 1)
+    drop[0] = seed
+    if dropout is not None:
+        drop[2 : 2 + n_hidden] = dropout
+    return (layout.units, layout.w_off, layout.b_off, np.asarray(codes, dtype=np.int64), drop)
+
+
 class CPUBackend:
     """Kernel driver for one network on the CPU.
 
@@ -109,18 +119,18 @@ class CPUBackend:
         Working dtype (float32 or float64).
     n_threads : int, default=None
         Threads to use; by default :func:`default_threads`.
+    dropout : sequence of float, default=None
+        Dropout rate of each hidden layer during training (none by default).
+    seed : int, default=0
+        Seed of the dropout masks.
     """
 
-    def __init__(self, layout, codes, dtype, n_threads=None):
+    def __init__(self, layout, codes, dtype, n_threads=None, dropout=None, seed=0):
         self.layout = layout
         self.dtype = np.dtype(dtype)
         self.n_threads = default_threads() if n_threads is None else int(n_threads)
-        self.net = (
-            layout.units,
-            layout.w_off,
-            layout.b_off,
-            np.asarray(codes, dtype=np.int64),
-        )
+        self.net = make_net(layout, codes, dropout, seed)
+        self.net_eval = make_net(layout, codes, None, 0)
 
     def limits(self):
         """Context manager that sets the thread pools for this backend's kernels."""
@@ -176,7 +186,7 @@ class CPUBackend:
             chunk = min(-(-n // self.n_threads), _config.PREDICT_CHUNK)
             work = self.workspace(chunk * self.n_threads)
             with contextlib.nullcontext() if limited else self.limits():
-                K.predict(data, theta, self.net, work, out)
+                K.predict(data, theta, self.net_eval, work, out)
         return out
 
 

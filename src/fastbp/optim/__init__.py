@@ -11,7 +11,9 @@ import numpy as np
 
 SGD = 0
 ADAM = 1
-SOLVER_CODES = {"sgd": SGD, "adam": ADAM}
+ADAMW = 2
+RMSPROP = 3
+SOLVER_CODES = {"sgd": SGD, "adam": ADAM, "adamw": ADAMW, "rmsprop": RMSPROP}
 
 # Layout of the float64 hyperparameter vector read by the kernels.
 H_SOLVER = 0
@@ -25,7 +27,10 @@ H_ALPHA = 7
 H_CLIP_EPS = 8
 H_OUT_SCALE = 9
 H_LOSS_PARAM = 10
-N_HYPER = 11
+H_L1 = 11  # L1 penalty (in the gradient, like alpha)
+H_MAX_NORM = 12  # global gradient-norm clipping threshold, 0 for none
+H_DECAY = 13  # decoupled weight decay (adamw), per step: theta -= lr * decay * theta
+N_HYPER = 14
 
 
 class OptimizerState:
@@ -44,8 +49,8 @@ class OptimizerState:
     ----------
     moments : ndarray of shape (2, n_params)
         SGD velocity in row 0, or Adam's first and second moments.
-    counters : ndarray of int64 of shape (1,)
-        Adam's step count.
+    counters : ndarray of int64 of shape (2,)
+        Adam's step count, and the mini-batch count (seeds dropout masks).
     learning_rate : float
         Current SGD learning rate (changed by ``invscaling`` and ``adaptive``).
     """
@@ -53,7 +58,7 @@ class OptimizerState:
     def __init__(self, solver, n_params, dtype, learning_rate_init):
         self.solver = solver
         self.moments = np.zeros((2, n_params), dtype=dtype)
-        self.counters = np.zeros(1, dtype=np.int64)
+        self.counters = np.zeros(2, dtype=np.int64)
         self.learning_rate = float(learning_rate_init)
 
     def end_of_epoch(self, schedule, learning_rate_init, power_t, time_step):

@@ -8,10 +8,11 @@ positional list:
     the CSR arrays are empty; sparse X is ``(0, n_features)`` and the CSR arrays
     hold the matrix.  ``Y`` is ``(n, n_outputs)`` in the working dtype, ``sw``
     the per-sample weights (ones when none were given).
-``net``   ``(units, w_off, b_off, codes)``
+``net``   ``(units, w_off, b_off, codes, dropout)``
     Layer widths, offsets of weights and biases in the flat parameter buffer
-    (see :mod:`fastbp.nn.layout`), and ``codes = [hidden activation, output
-    activation, loss]``.
+    (see :mod:`fastbp.nn.layout`), ``codes = [hidden activation, output
+    activation, loss]``, and ``dropout = [seed, step, rate of each hidden
+    layer]`` (float64; rates of 0 at prediction).
 ``work``  ``(acts, deltas, xbuf, pre)``
     Preallocated workspaces for one mini-batch: the outputs and deltas of every
     layer (flat), the gathered input rows of dense X, and the pre-activations

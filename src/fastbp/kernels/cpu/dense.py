@@ -9,7 +9,11 @@ import numba
 import numpy as np
 
 from fastbp import _config
-from fastbp.kernels.cpu.activations import bias_activate, multiply_grad, needs_z
+from fastbp.kernels.cpu.activations import bias_activate, multiply_grad, needs_z, scalar_grad
+from fastbp.nn import dropout as dropout_math
+
+_inline = numba.njit(inline="always", **_config.JIT_OPTIONS)
+uniform = _inline(dropout_math.uniform)
 
 _jit = numba.njit(**_config.JIT_OPTIONS)
 
@@ -98,13 +102,62 @@ def csr_rows_tdot(data, rows, D, G):
 
 
 @_jit
+def drop_rate(net, l):
+    """Dropout rate of hidden layer ``l`` (``net[4] = [seed, step, rate_0, rate_1, ...]``)."""
+    return net[4][2 + l]
+
+
+@_jit
+def apply_dropout(A, rows, net, l):
+    r"""Inverted dropout of hidden layer ``l``: :math:`A_{ij} \leftarrow A_{ij} m_{ij} / (1 - p)`,
+    :math:`m_{ij} = [u(	ext{seed}, 	ext{step}, r_i, l, j) \ge p]`."""
+    rate = drop_rate(net, l)
+    seed = np.int64(net[4][0])
+    step = np.int64(net[4][1])
+    scale = 1.0 / (1.0 - rate)
+    n, m = A.shape
+    for i in range(n):
+        r = rows[i]
+        for j in range(m):
+            if uniform(seed, step, r, l, j) >= rate:
+                A[i, j] = A[i, j] * scale
+            else:
+                A[i, j] = 0.0
+
+
+@_jit
+def dropout_grad(A, pre, D, code, rows, net, l):
+    r"""Derivative of hidden layer ``l`` through its activation and dropout.
+
+    Kept units: :math:`D \leftarrow D f'(a, z) / (1 - p)` with the activation
+    recovered as :math:`a = A (1 - p)` from the stored, scaled output;
+    dropped units: :math:`D \leftarrow 0`.  The mask is redrawn from the hash.
+    """
+    rate = drop_rate(net, l)
+    seed = np.int64(net[4][0])
+    step = np.int64(net[4][1])
+    keep = 1.0 - rate
+    n, m = A.shape
+    for i in range(n):
+        r = rows[i]
+        for j in range(m):
+            if uniform(seed, step, r, l, j) >= rate:
+                a = A[i, j] * keep
+                D[i, j] = D[i, j] * scalar_grad(a, pre[i, j], code) / keep
+            else:
+                D[i, j] = 0.0
+
+
+@_jit
 def forward(data, rows, theta, net, work, offsets):
     r"""Forward pass of the samples ``rows`` through every layer.
 
     For each layer :math:`l`, :math:`A_{l+1} = f_l(A_l W_l + b_l)` with
     :math:`A_0 = X_{rows}`, :math:`f_l` the hidden activation and, for the last
-    layer, the output activation.  The outputs land in ``work[0]`` at
-    ``offsets``; dense input rows are gathered into ``work[2]``.
+    layer, the output activation, followed by inverted dropout on hidden
+    layers with a rate (training only: prediction passes rates of 0).  The
+    outputs land in ``work[0]`` at ``offsets``; dense input rows are gathered
+    into ``work[2]``.
     """
     units, codes = net[0], net[3]
     acts, xbuf, pre = work[0], work[2], work[3]
@@ -125,6 +178,8 @@ def forward(data, rows, theta, net, work, offsets):
         code = codes[1] if l == n_layers - 1 else codes[0]
         Zpre = block(pre, offsets, l + 1, n, units[l + 1]) if needs_z(code) else Z
         bias_activate(Z, bias(theta, net, l), code, Zpre)
+        if l < n_layers - 1 and drop_rate(net, l) > 0.0:
+            apply_dropout(Z, rows, net, l)
 
 
 @_jit
@@ -134,8 +189,9 @@ def backward(data, rows, theta, grad, net, work, offsets):
     Expects ``work[1]``'s last block to hold the output delta :math:`D_L`.
     For each layer from the last, :math:`G_{W_l} = A_l^T D_l`,
     :math:`G_{b_l} = \sum_i D_{l,i}` and
-    :math:`D_{l-1} = (D_l W_l^T) \odot f'(A_l)`.  Regularisation and the
-    division by the weight sum are left to :func:`fastbp.kernels.cpu.optim.finish_gradient`.
+    :math:`D_{l-1} = (D_l W_l^T) \odot f'(A_l)` (through dropout where it is
+    on).  Penalties and the division by the weight sum are left to
+    :mod:`fastbp.kernels.cpu.optim`.
     """
     units, codes = net[0], net[3]
     acts, deltas, xbuf = work[0], work[1], work[2]
@@ -162,4 +218,7 @@ def backward(data, rows, theta, grad, net, work, offsets):
             np.dot(D, weights(theta, net, l).T, D_prev)
             A = block(acts, offsets, l, n, units[l])
             Zpre = block(work[3], offsets, l, n, units[l]) if needs_z(codes[0]) else A
-            multiply_grad(A, Zpre, D_prev, codes[0])
+            if drop_rate(net, l - 1) > 0.0:
+                dropout_grad(A, Zpre, D_prev, codes[0], rows, net, l - 1)
+            else:
+                multiply_grad(A, Zpre, D_prev, codes[0])

@@ -19,7 +19,7 @@ from fastbp import _config
 from fastbp import optim as O
 from fastbp.kernels.cpu.dense import backward, block, forward, layer_offsets
 from fastbp.kernels.cpu.losses import normalised_loss, output_delta, weighted_loss_sum
-from fastbp.kernels.cpu.optim import adam_update, reduce_gradient, sgd_update, squared_norm
+from fastbp.kernels.cpu.optim import reduce_gradient, update, weight_norms
 from fastbp.kernels.cpu.rng import shuffle
 
 _jit = numba.njit(**_config.JIT_OPTIONS)
@@ -97,10 +97,16 @@ def batch_loss_grad(data, rows, theta, grad, parts, net, work, hyper):
     if sw_sum == 0.0:
         grad[:] = 0.0
         return 0.0
-    sq = squared_norm(theta, n_coef)
-    reduce_gradient(theta, parts, grad, n_coef, hyper[O.H_ALPHA], sw_sum)
+    sq, ab = weight_norms(theta, n_coef)
+    reduce_gradient(theta, parts, grad, n_coef, hyper, sw_sum)
     loss = normalised_loss(loss_sum, sw_sum, units[units.shape[0] - 1], codes[2])
-    return loss + 0.5 * hyper[O.H_ALPHA] * sq / sw_sum
+    return loss + penalty(hyper, sq, ab, sw_sum)
+
+
+@_jit
+def penalty(hyper, sq, ab, sw_sum):
+    r"""Regularisation part of the loss, :math:`(lpha \lVert W Vert_2^2 / 2 + \lambda_1 \lVert W Vert_1) / \sum w`."""
+    return (0.5 * hyper[O.H_ALPHA] * sq + hyper[O.H_L1] * ab) / sw_sum
 
 
 @_jit
@@ -123,7 +129,8 @@ def run_epoch(data, order, rng_state, theta, parts, opt, net, work, hyper, batch
     parts : ndarray of shape (n_threads, n_params)
         Per-thread gradient buffers; their row count sets the thread count.
     opt : tuple of (ndarray, ndarray)
-        Optimizer moments ``(2, n_params)`` and counters.
+        Optimizer moments ``(2, n_params)`` and counters (``[0]`` Adam's step
+        count, ``[1]`` the mini-batch count that seeds the dropout masks).
     net, work : tuple
         See :mod:`fastbp.kernels.cpu`.
     hyper : ndarray of float64
@@ -140,8 +147,6 @@ def run_epoch(data, order, rng_state, theta, parts, opt, net, work, hyper, batch
     units, codes = net[0], net[3]
     n_outputs = units[units.shape[0] - 1]
     n_coef = net[2][0]
-    alpha = hyper[O.H_ALPHA]
-    adam = hyper[O.H_SOLVER] == O.ADAM
     n = order.shape[0]
     key, pos = rng_state
     if key.shape[0] > 0:
@@ -150,15 +155,14 @@ def run_epoch(data, order, rng_state, theta, parts, opt, net, work, hyper, batch
     accumulated = 0.0
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
+        net[4][1] = opt[1][1]  # dropout masks are drawn for this mini-batch step
+        opt[1][1] += 1
         block_pass(data, order[start:stop], theta, parts, sums, net, work, hyper)
         loss_sum, sw_sum = batch_totals(sums)
         if sw_sum > 0.0:
-            sq = squared_norm(theta, n_coef)  # the loss is that of the weights before the step
-            if adam:
-                adam_update(theta, parts, opt[0], hyper, opt[1], n_coef, sw_sum)
-            else:
-                sgd_update(theta, parts, opt[0], hyper, n_coef, sw_sum)
-            loss = normalised_loss(loss_sum, sw_sum, n_outputs, codes[2]) + 0.5 * alpha * sq / sw_sum
+            sq, ab = weight_norms(theta, n_coef)  # the loss is that of the weights before the step
+            update(theta, parts, opt[0], hyper, opt[1], n_coef, sw_sum)
+            loss = normalised_loss(loss_sum, sw_sum, n_outputs, codes[2]) + penalty(hyper, sq, ab, sw_sum)
             accumulated += loss * (stop - start)
     return accumulated / n
 

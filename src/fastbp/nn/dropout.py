@@ -1,0 +1,31 @@
+"""Dropout masks from a counter-based hash: reproducible, and the same on every device.
+
+Whether unit ``unit`` of hidden layer ``layer`` is kept for sample ``row`` at
+mini-batch ``step`` is a pure function of ``(seed, step, row, layer, unit)``:
+no random state is carried between threads or devices, and the CPU and CUDA
+kernels draw identical masks.  The hash is SplitMix64's finaliser.
+"""
+
+import numpy as np
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30 = np.uint64(30)
+_S27 = np.uint64(27)
+_S31 = np.uint64(31)
+_S11 = np.uint64(11)
+_S32 = np.uint64(32)
+
+
+def uniform(seed, step, row, layer, unit):
+    """A uniform number in [0, 1) for one (sample, unit) at one mini-batch step."""
+    x = np.uint64(seed) ^ (np.uint64(step) * _GOLDEN)
+    x = x ^ (np.uint64(row) * _M1)
+    x = x ^ (((np.uint64(layer) << _S32) | np.uint64(unit)) * _M2)
+    x = x ^ (x >> _S30)
+    x = x * _M1
+    x = x ^ (x >> _S27)
+    x = x * _M2
+    x = x ^ (x >> _S31)
+    return np.float64(x >> _S11) * (1.0 / 9007199254740992.0)
