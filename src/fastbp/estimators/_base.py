@@ -22,12 +22,15 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from fastbp import optim as O
 from fastbp.backends.cpu import CPUBackend, as_kernel_data
 from fastbp.estimators import _params
+from fastbp.estimators._callbacks import Progress, check_callbacks
+from fastbp.kernels.cpu.losses import normalised_loss, weighted_loss_sum
+from fastbp.optim.schedules import epoch_factor
 from fastbp.nn.activations import ACTIVATION_CODES, OUTPUT_CODES
 from fastbp.nn.init import glorot_uniform
 from fastbp.nn.layout import Layout
 from fastbp.nn.losses import LOSS_CODES
 
-_STOCHASTIC_SOLVERS = ("sgd", "adam")
+_STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop")
 
 
 def _loss_name(out_activation, loss):
@@ -35,6 +38,18 @@ def _loss_name(out_activation, loss):
     if out_activation == "logistic":
         return "binary_log_loss"
     return loss
+
+
+def evaluation_loss(output, Y, sample_weight, loss_code, hyper):
+    """Mean loss of network outputs against targets, without penalties (compiled loss kernel)."""
+    n = output.shape[0]
+    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    P = np.ascontiguousarray(output, dtype=np.float64)
+    Y = np.ascontiguousarray(Y, dtype=np.float64).reshape(n, -1)
+    loss_sum, sw_sum = weighted_loss_sum(
+        P, Y, np.arange(n, dtype=np.int64), sw, loss_code, np.finfo(output.dtype).eps, hyper[O.H_LOSS_PARAM]
+    )
+    return float(normalised_loss(loss_sum, sw_sum, P.shape[1], loss_code))
 
 
 def check_sample_weight(sample_weight, X, dtype):
@@ -84,7 +99,10 @@ class BaseBackprop(BaseEstimator):
         """Targets the kernels train against (label smoothing hooks in here)."""
         return y
 
-    def _network(self, layout, dtype, training=True):
+    def _loss_code(self):
+        return LOSS_CODES[_loss_name(self.out_activation_, self._loss)]
+
+    def _network(self, layout, dtype, training=True, dropout=None, seed=0):
         """Backend for a network of ``layout`` in ``dtype`` on the requested device.
 
         For training, ``device='cuda'`` without a usable GPU raises a
@@ -101,8 +119,8 @@ class BaseBackprop(BaseEstimator):
             from fastbp.backends import cuda
 
             if (device == "cuda" and training) or cuda.cuda_available():
-                return cuda.CUDABackend(layout, codes, dtype)
-        return CPUBackend(layout, codes, dtype)
+                return cuda.CUDABackend(layout, codes, dtype, dropout=dropout, seed=seed)
+        return CPUBackend(layout, codes, dtype, dropout=dropout, seed=seed)
 
     def _initialize(self, y, layer_units, dtype, random_state):
         """Set the fitted attributes of a first fit and draw the initial weights."""
@@ -111,9 +129,11 @@ class BaseBackprop(BaseEstimator):
         self.n_outputs_ = y.shape[1]
         self.n_layers_ = len(layer_units)
         self.out_activation_ = self._output_activation()
-        self.coefs_, self.intercepts_ = glorot_uniform(random_state, layer_units, self.activation, dtype)
+        self.coefs_, self.intercepts_ = glorot_uniform(random_state, layer_units, self.activation, dtype, self.init)
         if self.solver in _STOCHASTIC_SOLVERS:
             self.loss_curve_ = []
+            self.validation_loss_curve_ = None
+            self._best_monitored = -np.inf
             self._no_improvement_count = 0
             if self.early_stopping:
                 self.validation_scores_ = []
@@ -125,8 +145,14 @@ class BaseBackprop(BaseEstimator):
                 self.best_validation_score_ = None
 
     # -------------------------------------------------------------------- fit
-    def _fit(self, X, y, sample_weight=None, incremental=False):
+    def _fit(self, X, y, sample_weight=None, incremental=False, X_val=None, y_val=None):
         _params.validate_params(self)
+        if (X_val is None) != (y_val is None):
+            raise ValueError("X_val and y_val must be given together.")
+        if X_val is not None and self.solver == "lbfgs":
+            raise ValueError("X_val / y_val need a stochastic solver; solver='lbfgs' has no epochs to validate.")
+        if self.solver == "lbfgs" and np.any(np.asarray(self.dropout) > 0):
+            raise ValueError("dropout needs a stochastic solver: with solver='lbfgs' the objective must be deterministic.")
         if self.device == "cuda":  # fail before touching any fitted state
             from fastbp.backends.cuda import require_cuda
 
@@ -136,9 +162,10 @@ class BaseBackprop(BaseEstimator):
 
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         dtype = X.dtype
-        sample_weight = check_sample_weight(sample_weight, X, dtype)
+        sample_weight = self._class_weighted(y, check_sample_weight(sample_weight, X, dtype))
         if y.ndim == 1:
             y = y.reshape((-1, 1))
+        validation = None if X_val is None else self._check_validation_set(X_val, y_val, dtype)
         layer_units = [X.shape[1]] + hidden + [y.shape[1]]
         if not first_pass:
             fitted_units = self._layer_units()
@@ -158,7 +185,7 @@ class BaseBackprop(BaseEstimator):
 
         with backend.limits():
             if self.solver in _STOCHASTIC_SOLVERS:
-                theta = self._fit_stochastic(backend, theta, X, y, sample_weight, random_state, incremental)
+                theta = self._fit_stochastic(backend, theta, X, y, sample_weight, random_state, incremental, validation)
             else:
                 self._fit_lbfgs(backend, theta, X, y, sample_weight)
 
@@ -185,6 +212,11 @@ class BaseBackprop(BaseEstimator):
         hyper[O.H_CLIP_EPS] = np.finfo(dtype).eps
         hyper[O.H_OUT_SCALE] = 1.0
         hyper[O.H_LOSS_PARAM] = self._loss_param()
+        hyper[O.H_L1] = self.l1
+        hyper[O.H_MAX_NORM] = self.max_grad_norm or 0.0
+        if self.solver == "adamw":  # decoupled: the decay acts on the step, not in the gradient
+            hyper[O.H_DECAY] = self.alpha
+            hyper[O.H_ALPHA] = 0.0
         return hyper
 
     def _fit_lbfgs(self, backend, theta, X, y, sample_weight):
@@ -248,7 +280,17 @@ class BaseBackprop(BaseEstimator):
             y_val = self._label_binarizer.inverse_transform(y_val)
         return X_train, y_train, sw_train, X_val, y_val, sw_val
 
-    def _fit_stochastic(self, backend, theta, X, y, sample_weight, random_state, incremental):
+    def _check_validation_set(self, X_val, y_val, dtype):
+        """Validate a user-supplied validation set like the training data."""
+        X_val = validate_data(self, X_val, accept_sparse=["csr", "csc"], reset=False, dtype=dtype)
+        y_val = self._check_validation_targets(y_val, X_val.shape[0])
+        return X_val, y_val, None
+
+    def _class_weighted(self, y, sample_weight):
+        """Sample weights combined with class weights (classifier only)."""
+        return sample_weight
+
+    def _fit_stochastic(self, backend, theta, X, y, sample_weight, random_state, incremental, validation):
         dtype = theta.dtype
         if not incremental or not hasattr(self, "_optimizer") or self._optimizer.moments.shape[1] != theta.size:
             self._optimizer = O.OptimizerState(self.solver, theta.size, dtype, self.learning_rate_init)
@@ -258,8 +300,15 @@ class BaseBackprop(BaseEstimator):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         early_stopping = self.early_stopping
-        if early_stopping:
+        if early_stopping and validation is None:
             X, y, sample_weight, X_val, y_val, sw_val = self._validation_split(X, y, sample_weight, random_state)
+            validation = (X_val, y_val, sw_val)
+        if validation is not None:
+            val_data, y_val, sw_val, Y_val = self._validation_data(validation, dtype)
+            if self.validation_scores_ is None:
+                self.validation_scores_ = []
+            if getattr(self, "validation_loss_curve_", None) is None:
+                self.validation_loss_curve_ = []
 
         n_samples = X.shape[0]
         if self.batch_size == "auto":
@@ -271,12 +320,16 @@ class BaseBackprop(BaseEstimator):
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
+        rates = self._dropout_rates(len(self.coefs_) - 1)
+        if any(rates):  # drawn only when dropout is on, so the default draws stay sklearn's
+            backend = self._network(backend.layout, dtype, dropout=rates, seed=int(random_state.randint(2**31 - 1)))
         session = backend.session(as_kernel_data(X, self._train_targets(y), sample_weight, dtype), theta, opt, batch_size)
-        if early_stopping:
-            val_data = as_kernel_data(X_val, dtype=dtype)
-            best = session.snapshot()
+        restore = early_stopping or self.restore_best_weights
+        best, best_value = (session.snapshot() if restore else None), -np.inf
         order = np.arange(n_samples, dtype=np.int64)
         hyper = self._hyper(dtype, opt.learning_rate)
+        callbacks = check_callbacks(self.callbacks)
+        progress = Progress(self.max_iter if not incremental else 1, type(self).__name__) if self.progress_bar else None
         # The compiled shuffle advances a copy of random_state's Mersenne Twister;
         # it is written back once, when training ends (nothing else draws from
         # random_state meanwhile).
@@ -288,8 +341,10 @@ class BaseBackprop(BaseEstimator):
 
         try:
             self.n_iter_ = 0
-            for _ in range(self.max_iter):
-                hyper[O.H_LR] = opt.learning_rate
+            for epoch in range(self.max_iter):
+                hyper[O.H_LR] = opt.learning_rate * epoch_factor(
+                    self.learning_rate, epoch, self.max_iter, self.lr_decay, self.lr_step_size, self.warmup_epochs
+                )
                 loss = session.epoch(order, rng_state, hyper)
 
                 self.n_iter_ += 1
@@ -301,29 +356,35 @@ class BaseBackprop(BaseEstimator):
                 if not np.isfinite(self.loss_):
                     break  # diverged: _fit raises on the non-finite weights
 
+                logs = {"loss": self.loss_, "learning_rate": float(hyper[O.H_LR])}
+                if validation is not None:
+                    output = session.predict(val_data)
+                    logs.update(self._validate_epoch(output, y_val, sw_val, Y_val, hyper))
                 if early_stopping:
-                    if self._track_validation(session.predict(val_data), y_val, sw_val):
-                        best = session.snapshot()
+                    value = self._monitored(logs)
+                    self._count_progress(value, self.best_validation_score_ if self.early_stopping_metric == "score"
+                                         else self._best_monitored)
+                    self.best_validation_score_ = max(self.best_validation_score_, logs["validation_score"])
                 else:
+                    value = self._monitored(logs) if validation is not None else -self.loss_
                     self._track_training_loss()
+                self._best_monitored = max(getattr(self, "_best_monitored", -np.inf), value)
+                if restore and value > best_value:
+                    best, best_value = session.snapshot(), value
                 opt.end_of_epoch(self.learning_rate, self.learning_rate_init, self.power_t, self.t_)
+                if progress is not None:
+                    progress.update(logs)
+                stop = any([bool(cb.on_epoch_end(self, epoch, logs)) for cb in callbacks])
 
                 if self._no_improvement_count > self.n_iter_no_change:
-                    if early_stopping:
-                        msg = "Validation score did not improve more than tol=%f for %d consecutive epochs." % (
-                            self.tol,
-                            self.n_iter_no_change,
-                        )
-                    else:
-                        msg = "Training loss did not improve more than tol=%f for %d consecutive epochs." % (
-                            self.tol,
-                            self.n_iter_no_change,
-                        )
+                    what = "Validation score" if early_stopping else "Training loss"
+                    msg = "%s did not improve more than tol=%f for %d consecutive epochs." % (
+                        what, self.tol, self.n_iter_no_change,
+                    )
                     if opt.on_plateau(self.learning_rate, msg, self.verbose):
                         break
                     self._no_improvement_count = 0
-
-                if incremental:
+                if stop or incremental:
                     break
                 if self.n_iter_ == self.max_iter:
                     warnings.warn(
@@ -336,10 +397,54 @@ class BaseBackprop(BaseEstimator):
         finally:
             if self.shuffle:
                 random_state.set_state((state[0], rng_state[0], int(rng_state[1][0]), state[3], state[4]))
+            if progress is not None:
+                progress.close()
 
-        if early_stopping:
+        if restore:
             session.restore(best)
         return session.finish()
+
+    def _dropout_rates(self, n_hidden):
+        """The ``dropout`` parameter as one rate per hidden layer."""
+        rates = np.broadcast_to(np.asarray(self.dropout, dtype=float), (n_hidden,)) if np.ndim(self.dropout) == 0 \
+            else np.asarray(self.dropout, dtype=float)
+        if rates.shape != (n_hidden,):
+            raise ValueError(
+                f"dropout must be one rate or one rate per hidden layer ({n_hidden}), got {self.dropout!r}."
+            )
+        return [float(r) for r in rates]
+
+    def _validation_data(self, validation, dtype):
+        """Kernel data, labels, weights and binarised targets of the validation set."""
+        X_val, y_val, sw_val = validation
+        Y_val = self._binarized_targets(y_val)
+        return as_kernel_data(X_val, dtype=dtype), y_val, sw_val, Y_val
+
+    def _validate_epoch(self, output, y_val, sw_val, Y_val, hyper):
+        """Score and loss of the held-out set for this epoch; appended to the curves."""
+        if not np.isfinite(output).all():
+            score = loss = np.nan
+        else:
+            score = self._score(y_val, self._predict_from_output(output), sw_val)
+            loss = evaluation_loss(output, Y_val, sw_val, self._loss_code(), hyper)
+        self.validation_scores_.append(score)
+        self.validation_loss_curve_.append(loss)
+        if self.verbose:
+            print("Validation score: %f" % score)
+        return {"validation_score": score, "validation_loss": loss}
+
+    def _monitored(self, logs):
+        """The validation quantity early stopping watches, higher is better."""
+        if self.early_stopping_metric == "loss":
+            return -logs["validation_loss"]
+        return logs["validation_score"]
+
+    def _count_progress(self, value, best):
+        """Count epochs whose monitored value did not beat the best by ``tol``."""
+        if not value >= best + self.tol:  # NaN counts as no progress
+            self._no_improvement_count += 1
+        else:
+            self._no_improvement_count = 0
 
     def _track_training_loss(self):
         """Count epochs without a training-loss improvement larger than ``tol``."""
@@ -349,27 +454,6 @@ class BaseBackprop(BaseEstimator):
             self._no_improvement_count = 0
         if self.loss_curve_[-1] < self.best_loss_:
             self.best_loss_ = self.loss_curve_[-1]
-
-    def _track_validation(self, output, y_val, sw_val):
-        """Score the held-out set and count epochs without progress.
-
-        Returns True when this epoch's weights are the best so far.
-        """
-        if not np.isfinite(output).all():
-            score = np.nan
-        else:
-            score = self._score(y_val, self._predict_from_output(output), sw_val)
-        self.validation_scores_.append(score)
-        if self.verbose:
-            print("Validation score: %f" % score)
-        if score < self.best_validation_score_ + self.tol:
-            self._no_improvement_count += 1
-        else:
-            self._no_improvement_count = 0
-        if score > self.best_validation_score_:
-            self.best_validation_score_ = score
-            return True
-        return False
 
     # ---------------------------------------------------------------- predict
     def _layer_units(self):
@@ -392,7 +476,7 @@ class BaseBackprop(BaseEstimator):
             X = X.astype(dtype)
         return backend.predict(as_kernel_data(X, dtype=dtype), theta)
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, X_val=None, y_val=None):
         """Fit the model to data matrix X and target(s) y.
 
         Parameters
@@ -404,13 +488,18 @@ class BaseBackprop(BaseEstimator):
             regression).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative sample weights.
+        X_val, y_val : array-like, default=None
+            A validation set (fastbp only; stochastic solvers).  Its score and
+            loss are recorded every epoch in ``validation_scores_`` and
+            ``validation_loss_curve_``; with ``early_stopping=True`` it is
+            used instead of holding out ``validation_fraction`` of X.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False, X_val=X_val, y_val=y_val)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -8,9 +8,12 @@ COMMON_PARAMETERS = """
         Activation function of the hidden layers: ``f(x) = x``,
         ``1 / (1 + exp(-x))``, ``tanh(x)`` or ``max(0, x)``.
 
-    solver : {'lbfgs', 'sgd', 'adam'}, default='adam'
+    solver : {'lbfgs', 'sgd', 'adam', 'adamw', 'rmsprop'}, default='adam'
         Weight optimiser: SciPy's L-BFGS-B on the full-batch loss (whose loss
-        and gradient are computed by the compiled core), mini-batch SGD, or Adam.
+        and gradient are computed by the compiled core), mini-batch SGD, Adam,
+        and, fastbp only, AdamW (``alpha`` becomes a decoupled weight decay:
+        each step shrinks the weights by ``learning_rate * alpha``) and
+        RMSprop (decay rate ``beta_2``).
 
     alpha : float, default=0.0001
         Strength of the L2 penalty, divided by the sample-weight sum of the batch.
@@ -18,10 +21,15 @@ COMMON_PARAMETERS = """
     batch_size : int or 'auto', default='auto'
         Mini-batch size of the stochastic solvers; 'auto' is ``min(200, n_samples)``.
 
-    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
-        Learning-rate schedule of ``solver='sgd'``: constant; divided by
-        ``(t + 1) ** power_t`` after each epoch, t the number of samples seen;
-        or divided by 5 each time ``n_iter_no_change`` epochs fail to improve by ``tol``.
+    learning_rate : {'constant', 'invscaling', 'adaptive', 'cosine', 'step', 'exponential', 'one_cycle'}, default='constant'
+        Learning-rate schedule: constant; 'invscaling' divides it by
+        ``(t + 1) ** power_t`` after each epoch, t the number of samples seen
+        (SGD only, as in scikit-learn); 'adaptive' divides it by 5 each time
+        ``n_iter_no_change`` epochs fail to improve by ``tol`` (every solver in
+        fastbp, SGD only in scikit-learn).  fastbp adds, for every stochastic
+        solver: 'cosine' annealing over ``max_iter`` epochs, 'step'
+        (times ``lr_decay`` every ``lr_step_size`` epochs), 'exponential'
+        (times ``lr_decay`` each epoch) and 'one_cycle'.
 
     learning_rate_init : float, default=0.001
         Initial learning rate (stochastic solvers).
@@ -86,6 +94,53 @@ COMMON_PARAMETERS = """
         trained on a GPU predicts, pickles and clones anywhere (``predict``
         uses the GPU when one is available, the CPU otherwise).  Needs
         ``pip install 'fastbp[cuda]'``.
+
+    init : {'glorot', 'he'}, default='glorot'
+        Weight initialisation: scikit-learn's Glorot-uniform, or He-uniform
+        (:math:`U(\pm\sqrt{6 / n_{in}})`) for ReLU-like activations (fastbp only).
+
+    dropout : float or sequence of float, default=0.0
+        Inverted-dropout rate of every hidden layer, or one rate per hidden
+        layer, in [0, 1); off at prediction.  The masks come from a hash of
+        ``random_state``, the mini-batch step, the sample and the unit, so a
+        fixed ``random_state`` reproduces them, on the CPU and on CUDA alike
+        (fastbp only; stochastic solvers).
+
+    l1 : float, default=0.0
+        Strength of an L1 penalty on the weights, scaled like ``alpha``
+        (fastbp only).
+
+    max_grad_norm : float or None, default=None
+        Clip the global norm of each mini-batch gradient to this value (fastbp only).
+
+    lr_decay : float, default=0.5
+        Factor of the 'step' and 'exponential' schedules, in (0, 1] (fastbp only).
+
+    lr_step_size : int, default=10
+        Epochs between two decays of the 'step' schedule (fastbp only).
+
+    warmup_epochs : int, default=0
+        Ramp the learning rate linearly up over this many first epochs of each
+        fit, with any schedule (fastbp only).
+
+    early_stopping_metric : {'score', 'loss'}, default='score'
+        What early stopping watches on the validation set: the score
+        (scikit-learn's choice) or the loss (fastbp only).
+
+    restore_best_weights : bool, default=False
+        At the end of a fit, go back to the weights of the best epoch: best
+        validation score (or loss) when validating, else lowest training loss.
+        Early stopping always restores them, as in scikit-learn (fastbp only).
+
+    progress_bar : bool, default=False
+        Show a tqdm progress bar over the epochs (needs ``tqdm``; fastbp only).
+
+    callbacks : list or None, default=None
+        Objects with ``on_epoch_end(estimator, epoch, logs) -> bool``, called
+        after each epoch; returning True stops training.  ``logs`` has
+        ``loss``, ``learning_rate`` and, when validating,
+        ``validation_score`` and ``validation_loss``.  See
+        :mod:`fastbp.estimators._callbacks` for examples (fastbp only).
 """
 
 COMMON_ATTRIBUTES = """
@@ -99,7 +154,12 @@ COMMON_ATTRIBUTES = """
         Training loss after each epoch (stochastic solvers).
 
     validation_scores_ : list of float or None
-        Validation score after each epoch with ``early_stopping=True``.
+        Validation score after each epoch with ``early_stopping=True`` or a
+        validation set given to ``fit``.
+
+    validation_loss_curve_ : list of float or None
+        Validation loss (no penalty terms) after each epoch, when validating
+        (fastbp only).
 
     best_validation_score_ : float or None
         Best validation score with ``early_stopping=True``.

@@ -10,6 +10,7 @@ from numbers import Integral, Real
 import numpy as np
 
 from fastbp.nn.activations import ACTIVATION_CODES
+from fastbp.optim.schedules import SCHEDULES
 
 
 def _fail(name, value, expected):
@@ -77,12 +78,12 @@ def validate_params(est):
     """
     hidden_layer_sizes(est.hidden_layer_sizes)
     check_choice(est, "activation", set(ACTIVATION_CODES))
-    check_choice(est, "solver", {"lbfgs", "sgd", "adam"})
+    check_choice(est, "solver", {"lbfgs", "sgd", "adam", "adamw", "rmsprop"})
     check_real(est, "alpha", low=0)
     if not (isinstance(est.batch_size, str) and est.batch_size == "auto"):
         if isinstance(est.batch_size, bool) or not isinstance(est.batch_size, Integral) or est.batch_size < 1:
             _fail("batch_size", est.batch_size, "'auto' or an int in the range [1, inf)")
-    check_choice(est, "learning_rate", {"constant", "invscaling", "adaptive"})
+    check_choice(est, "learning_rate", set(SCHEDULES))
     check_real(est, "learning_rate_init", low=0, low_open=True)
     check_real(est, "power_t", low=0)
     check_int(est, "max_iter", 1)
@@ -102,6 +103,21 @@ def validate_params(est):
         check_int(est, "n_iter_no_change", 1)
     check_int(est, "max_fun", 1)
     check_choice(est, "device", {"cpu", "cuda", "auto"})
+    check_choice(est, "init", {"glorot", "he"})
+    rates = np.asarray(est.dropout, dtype=object)
+    if rates.ndim > 1 or any(
+        isinstance(r, bool) or not isinstance(r, Real) or not 0 <= r < 1 for r in np.ravel(rates)
+    ):
+        _fail("dropout", est.dropout, "a float in [0, 1) or a sequence of them, one per hidden layer")
+    check_real(est, "l1", low=0)
+    if est.max_grad_norm is not None:
+        check_real(est, "max_grad_norm", low=0, low_open=True)
+    check_real(est, "lr_decay", low=0, high=1, low_open=True)
+    check_int(est, "lr_step_size", 1)
+    check_int(est, "warmup_epochs", 0)
+    check_choice(est, "early_stopping_metric", {"score", "loss"})
+    check_bool(est, "restore_best_weights")
+    check_bool(est, "progress_bar")
     # Parameters one estimator has and the other has not.
     if hasattr(est, "label_smoothing"):
         check_real(est, "label_smoothing", low=0, high=1, high_open=True)

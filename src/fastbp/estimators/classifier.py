@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import column_or_1d
+from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import validate_data
@@ -31,6 +31,12 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         Train against smoothed targets :math:`y (1 - \varepsilon) + \varepsilon / K`
         (:math:`K` the number of classes, 2 per label for binary and
         multilabel outputs); 0 is scikit-learn's behaviour.  In [0, 1).
+
+    class_weight : dict, 'balanced' or None, default=None
+        Weight of each class, multiplied into ``sample_weight``: a dict
+        ``{label: weight}`` (missing labels weigh 1) or 'balanced',
+        ``n_samples / (n_classes * count(class))`` on the training data.
+        Not for multilabel targets.
 
     Attributes
     ----------
@@ -92,7 +98,19 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         n_iter_no_change=10,
         max_fun=15000,
         device="cpu",
+        init="glorot",
+        dropout=0.0,
+        l1=0.0,
+        max_grad_norm=None,
+        lr_decay=0.5,
+        lr_step_size=10,
+        warmup_epochs=0,
+        early_stopping_metric="score",
+        restore_best_weights=False,
+        progress_bar=False,
+        callbacks=None,
         label_smoothing=0.0,
+        class_weight=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -118,7 +136,19 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.device = device
+        self.init = init
+        self.dropout = dropout
+        self.l1 = l1
+        self.max_grad_norm = max_grad_norm
+        self.lr_decay = lr_decay
+        self.lr_step_size = lr_step_size
+        self.warmup_epochs = warmup_epochs
+        self.early_stopping_metric = early_stopping_metric
+        self.restore_best_weights = restore_best_weights
+        self.progress_bar = progress_bar
+        self.callbacks = callbacks
         self.label_smoothing = label_smoothing
+        self.class_weight = class_weight
 
     def _train_targets(self, y):
         """Label-smoothed training targets (float), or ``y`` unchanged."""
@@ -127,6 +157,48 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
             return y
         k = y.shape[1] if self.out_activation_ == "softmax" else 2
         return y * (1.0 - eps) + eps / k
+
+    def _binarized_targets(self, y):
+        return self._label_binarizer.transform(y).astype(np.float64)
+
+    def _check_validation_targets(self, y_val, n):
+        if self._label_binarizer.y_type_.startswith("multilabel"):
+            y_val = check_array(y_val, ensure_2d=True, input_name="y_val")
+        else:
+            y_val = column_or_1d(y_val)
+        if y_val.shape[0] != n:
+            raise ValueError(f"X_val and y_val have {n} and {y_val.shape[0]} samples.")
+        unknown = np.setdiff1d(unique_labels(y_val), self.classes_)
+        if len(unknown):
+            raise ValueError(f"y_val has classes not seen in y: {unknown}.")
+        return y_val
+
+    def _class_weighted(self, y, sample_weight):
+        """``sample_weight`` times the weight of each sample's class."""
+        if self.class_weight is None:
+            return sample_weight
+        if self._label_binarizer.y_type_.startswith("multilabel"):
+            raise ValueError("class_weight is not supported for multilabel targets.")
+        index = y.argmax(axis=1) if y.ndim == 2 and y.shape[1] > 1 else np.ravel(y).astype(int)
+        if isinstance(self.class_weight, str):
+            if self.class_weight != "balanced":
+                raise ValueError(f"class_weight must be a dict, 'balanced' or None, got {self.class_weight!r}.")
+            counts = np.bincount(index, minlength=len(self.classes_)).astype(float)
+            per_class = np.where(counts > 0, len(index) / (len(self.classes_) * np.maximum(counts, 1)), 0.0)
+        elif isinstance(self.class_weight, dict):
+            unknown = set(self.class_weight) - set(self.classes_.tolist())
+            if unknown:
+                raise ValueError(f"class_weight names classes not in y: {sorted(unknown, key=str)}.")
+            per_class = np.array([float(self.class_weight.get(c, 1.0)) for c in self.classes_.tolist()])
+            if np.any(per_class < 0) or not np.isfinite(per_class).all():
+                raise ValueError("class_weight values must be finite and non-negative.")
+        else:
+            raise ValueError(f"class_weight must be a dict, 'balanced' or None, got {self.class_weight!r}.")
+        weights = per_class[index]
+        combined = weights if sample_weight is None else sample_weight * weights
+        if np.all(combined == 0):
+            raise ValueError("class_weight and sample_weight leave every sample with weight 0.")
+        return combined.astype(sample_weight.dtype if sample_weight is not None else np.float64)
 
     def _output_activation(self):
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"

@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
-from sklearn.utils import column_or_1d
+from sklearn.utils import check_array, column_or_1d
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import validate_data
 
@@ -96,6 +96,17 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         n_iter_no_change=10,
         max_fun=15000,
         device="cpu",
+        init="glorot",
+        dropout=0.0,
+        l1=0.0,
+        max_grad_norm=None,
+        lr_decay=0.5,
+        lr_step_size=10,
+        warmup_epochs=0,
+        early_stopping_metric="score",
+        restore_best_weights=False,
+        progress_bar=False,
+        callbacks=None,
         huber_delta=1.0,
         quantile_alpha=0.5,
     ):
@@ -124,6 +135,17 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.device = device
+        self.init = init
+        self.dropout = dropout
+        self.l1 = l1
+        self.max_grad_norm = max_grad_norm
+        self.lr_decay = lr_decay
+        self.lr_step_size = lr_step_size
+        self.warmup_epochs = warmup_epochs
+        self.early_stopping_metric = early_stopping_metric
+        self.restore_best_weights = restore_best_weights
+        self.progress_bar = progress_bar
+        self.callbacks = callbacks
         self.huber_delta = huber_delta
         self.quantile_alpha = quantile_alpha
 
@@ -133,6 +155,22 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
 
     def _loss_param(self):
         return {"huber": self.huber_delta, "quantile": self.quantile_alpha}.get(self.loss, 0.0)
+
+    def _binarized_targets(self, y):
+        y = np.asarray(y, dtype=np.float64)
+        return y.reshape(y.shape[0], -1)
+
+    def _check_validation_targets(self, y_val, n):
+        y_val = check_array(y_val, ensure_2d=False, dtype=np.float64, input_name="y_val")
+        if y_val.ndim == 2 and y_val.shape[1] == 1:
+            y_val = y_val.ravel()
+        if y_val.shape[0] != n:
+            raise ValueError(f"X_val and y_val have {n} and {y_val.shape[0]} samples.")
+        if (y_val.ndim == 1 and self.n_outputs_ != 1) or (y_val.ndim == 2 and y_val.shape[1] != self.n_outputs_):
+            raise ValueError(f"y_val has a different number of outputs than y ({self.n_outputs_}).")
+        if self.loss == "poisson" and np.any(y_val < 0):
+            raise ValueError("loss='poisson' requires non-negative targets; y_val has negative values.")
+        return y_val
 
     def _output_activation(self):
         return "exp" if self.loss == "poisson" else "identity"

@@ -3,7 +3,7 @@
 import numpy as np
 
 
-def glorot_uniform(random_state, layer_units, activation, dtype):
+def glorot_uniform(random_state, layer_units, activation, dtype, scheme="glorot"):
     r"""Draw Glorot-uniform weights and biases for every layer.
 
     Each layer's weights and then its biases are drawn from
@@ -22,6 +22,10 @@ def glorot_uniform(random_state, layer_units, activation, dtype):
         Hidden activation name.
     dtype : numpy dtype
         Dtype of the returned arrays.
+    scheme : {'glorot', 'he'}, default='glorot'
+        ``'he'`` draws from :math:`U(-b, b)` with :math:`b = \sqrt{6 / n_{in}}`
+        instead (He et al., for ReLU-like activations), with the same number
+        of draws in the same order.
 
     Returns
     -------
@@ -31,7 +35,7 @@ def glorot_uniform(random_state, layer_units, activation, dtype):
     factor = 2.0 if activation == "logistic" else 6.0
     coefs, intercepts = [], []
     for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
-        bound = np.sqrt(factor / (fan_in + fan_out))
+        bound = np.sqrt(6.0 / fan_in) if scheme == "he" else np.sqrt(factor / (fan_in + fan_out))
         coef = random_state.uniform(-bound, bound, (fan_in, fan_out))
         intercept = random_state.uniform(-bound, bound, fan_out)
         coefs.append(coef.astype(dtype, copy=False))

@@ -38,7 +38,7 @@ class OptimizerState:
 
     Parameters
     ----------
-    solver : {'sgd', 'adam'}
+    solver : {'sgd', 'adam', 'adamw', 'rmsprop'}
     n_params : int
         Length of the flat parameter buffer.
     dtype : numpy dtype
@@ -69,13 +69,16 @@ class OptimizerState:
     def on_plateau(self, schedule, msg, verbose):
         """React to ``n_iter_no_change`` epochs without progress.
 
+        With the ``adaptive`` schedule the learning rate is divided by 5, for
+        every solver (scikit-learn does this for SGD only and stops Adam).
+
         Returns
         -------
         stop : bool
             True to stop training; False when the ``adaptive`` schedule divided
             the SGD learning rate by 5 instead.
         """
-        if self.solver != "sgd" or schedule != "adaptive":
+        if schedule != "adaptive":
             if verbose:
                 print(msg + " Stopping.")
             return True
