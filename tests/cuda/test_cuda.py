@@ -166,3 +166,23 @@ def test_gpu_model_predicts_on_a_machine_without_gpu(monkeypatch):
 
     monkeypatch.setattr(cuda_backend, "cuda_available", lambda: False)
     np.testing.assert_allclose(clone.predict_proba(X), expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("solver", ["adamw", "rmsprop"])
+def test_new_solvers_with_penalties_and_clipping_agree_with_cpu(solver):
+    X, y, sw = problem("real", np.float64, n=12)
+    make = lambda device: BackpropRegressor(hidden_layer_sizes=(4,), solver=solver, batch_size=7, max_iter=2, alpha=0.05,
+                                            l1=0.01, max_grad_norm=0.5, learning_rate_init=0.05, random_state=0,
+                                            device=device)
+    cpu, gpu = fit_pair(make, X, y, sample_weight=sw)
+    assert_fits_agree(cpu, gpu, np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_dropout_masks_and_fit_agree_with_cpu(dtype):
+    X, y, _ = problem("onehot", dtype, n=12)
+    make = lambda device: BackpropClassifier(hidden_layer_sizes=(5, 4), activation="gelu", dropout=[0.3, 0.5],
+                                             batch_size=6, max_iter=2, learning_rate_init=0.05, random_state=0,
+                                             device=device)
+    cpu, gpu = fit_pair(make, X, y.argmax(1))
+    assert_fits_agree(cpu, gpu, dtype)

@@ -69,12 +69,15 @@ class CUDABackend:
     dtype : numpy dtype
     """
 
-    def __init__(self, layout, codes, dtype):
+    def __init__(self, layout, codes, dtype, dropout=None, seed=0):
         self.cuda, self.K_act, self.K_dense, self.K_loss, self.K_opt = require_cuda()
         self.layout = layout
         self.dtype = np.dtype(dtype)
         self.codes = tuple(int(c) for c in codes)
         self.n_threads = 1
+        self.dropout = [float(r) for r in dropout] if dropout is not None else [0.0] * (len(layout.units) - 2)
+        self.seed = int(seed)
+        self.step = 0  # mini-batch step the dropout masks are drawn for
 
     # ------------------------------------------------------------ plumbing
     def limits(self):
@@ -115,8 +118,11 @@ class CUDABackend:
         grid = (max(1, -(-N // T)), max(1, -(-M // T)))
         self.K_dense.matmul_kernels[self.dtype][grid, (T, T)](A, B, C, rows, use_rows, trans_a, trans_b)
 
-    def _forward(self, d_data, rows, n, Ws, bs, work):
-        """Forward pass of the ``n`` samples ``rows`` (device array); returns the output block."""
+    def _forward(self, d_data, rows, n, Ws, bs, work, train=False):
+        """Forward pass of the ``n`` samples ``rows`` (device array); returns the output block.
+
+        ``train`` applies dropout (with the masks of mini-batch ``self.step``).
+        """
         hidden, out_code = self.codes[0], self.codes[1]
         X, x_data, x_indices, x_indptr = d_data[0], d_data[1], d_data[2], d_data[3]
         sparse = x_indptr.shape[0] > 0
@@ -139,6 +145,10 @@ class CUDABackend:
                 keep = code in NEEDS_Z
                 pre = work["pre"][l][:n] if keep else work["pre"][l]
                 self.K_act.bias_activate_kernel[_blocks(Z.size), _config.CUDA_THREADS](Z, bs[l], code, pre, keep)
+            if train and l < L - 1 and self.dropout[l] > 0:
+                self.K_act.dropout_kernel[_blocks(Z.size), _config.CUDA_THREADS](
+                    Z, rows, self.seed, self.step, l, self.dropout[l]
+                )
         return work["acts"][L - 1][:n]
 
     def _backward(self, d_data, rows, n, Ws, gWs, gbs, work):
@@ -163,9 +173,15 @@ class CUDABackend:
                 self._matmul(D, Ws[l], D_prev, rows, False, False, True)
                 use_pre = self.codes[0] in NEEDS_Z
                 pre = work["pre"][l - 1][:n] if use_pre else work["pre"][l - 1]
-                self.K_act.multiply_grad_kernel[_blocks(D_prev.size), threads](
-                    work["acts"][l - 1][:n], pre, D_prev, self.codes[0], use_pre
-                )
+                if self.dropout[l - 1] > 0:
+                    self.K_act.dropout_grad_kernel[_blocks(D_prev.size), threads](
+                        work["acts"][l - 1][:n], pre, D_prev, self.codes[0], use_pre, rows,
+                        self.seed, self.step, l - 1, self.dropout[l - 1],
+                    )
+                else:
+                    self.K_act.multiply_grad_kernel[_blocks(D_prev.size), threads](
+                        work["acts"][l - 1][:n], pre, D_prev, self.codes[0], use_pre
+                    )
 
     def _loss_and_delta(self, d_data, rows, n, P, work, hyper, d_theta, sums):
         threads = _config.CUDA_THREADS
@@ -176,6 +192,23 @@ class CUDABackend:
         )
         self.K_loss.batch_sums_kernel[1, threads](
             work["row_loss"], work["row_w"], n, d_theta, self.layout.n_coef, sums
+        )
+
+    def _penalties(self, hyper):
+        dt = self.dtype.type
+        return dt(hyper[O.H_ALPHA]), dt(hyper[O.H_L1]), float(hyper[O.H_MAX_NORM])
+
+    def _grad_norm(self, d_theta, d_grad, sums, hyper):
+        alpha, l1, max_norm = self._penalties(hyper)
+        if max_norm > 0:
+            self.K_opt.grad_norm_kernel[1, _config.CUDA_THREADS](d_theta, d_grad, self.layout.n_coef, alpha, l1, sums)
+
+    def _finish(self, d_theta, d_grad, sums, hyper):
+        """Penalise, normalise and clip the raw gradient in place (L-BFGS)."""
+        self._grad_norm(d_theta, d_grad, sums, hyper)
+        alpha, l1, max_norm = self._penalties(hyper)
+        self.K_opt.finish_gradient_kernel[_blocks(d_theta.shape[0]), _config.CUDA_THREADS](
+            d_theta, d_grad, self.layout.n_coef, alpha, l1, sums, max_norm
         )
 
     # ------------------------------------------------------------ interface
@@ -194,7 +227,7 @@ class CUDABackend:
         n = data[4].shape[0]
         work = self.workspace(n)
         rows = cuda.to_device(np.arange(n, dtype=np.int64))
-        sums = cuda.device_array(3, dtype=np.float64)
+        sums = cuda.device_array(5, dtype=np.float64)
         d_theta = cuda.device_array(self.layout.size, dtype=self.dtype)
         d_grad = cuda.device_array(self.layout.size, dtype=self.dtype)
         Ws, bs = self._views(d_theta)
@@ -205,12 +238,10 @@ class CUDABackend:
             P = self._forward(d_data, rows, n, Ws, bs, work)
             self._loss_and_delta(d_data, rows, n, P, work, hyper, d_theta, sums)
             self._backward(d_data, rows, n, Ws, gWs, gbs, work)
-            self.K_opt.finish_gradient_kernel[_blocks(theta.size), _config.CUDA_THREADS](
-                d_theta, d_grad, self.layout.n_coef, self.dtype.type(hyper[O.H_ALPHA]), sums
-            )
-            loss_sum, sw_sum, sq = sums.copy_to_host()
+            self._finish(d_theta, d_grad, sums, hyper)
+            host = sums.copy_to_host()
             d_grad.copy_to_host(grad)
-            return _batch_loss(loss_sum, sw_sum, sq, hyper, self.codes[2], int(self.layout.units[-1]))
+            return _batch_loss(host, hyper, self.codes[2], int(self.layout.units[-1]))
 
         return loss_grad
 
@@ -239,12 +270,13 @@ class CUDABackend:
         return out
 
 
-def _batch_loss(loss_sum, sw_sum, sq, hyper, loss_code, n_outputs):
-    """scikit-learn's batch loss from the device sums (see ``losses.normalised_loss``)."""
+def _batch_loss(sums, hyper, loss_code, n_outputs):
+    """scikit-learn's batch loss from the device sums ``[loss, weight, sum W^2, sum |W|, ...]``."""
+    loss_sum, sw_sum, sq, ab = sums[0], sums[1], sums[2], sums[3]
     if sw_sum == 0.0:
         return 0.0
     loss = loss_sum / (sw_sum * n_outputs) if loss_code == SQUARED_ERROR else loss_sum / sw_sum
-    return float(loss + 0.5 * hyper[O.H_ALPHA] * sq / sw_sum)
+    return float(loss + (0.5 * hyper[O.H_ALPHA] * sq + hyper[O.H_L1] * ab) / sw_sum)
 
 
 class CUDASession:
@@ -267,7 +299,7 @@ class CUDASession:
         self.work = backend.workspace(batch_size)
         n = data[4].shape[0]
         self.n_batches = -(-n // batch_size)
-        self.d_sums = cuda.device_array((self.n_batches, 3), dtype=np.float64)
+        self.d_sums = cuda.device_array((self.n_batches, 5), dtype=np.float64)
         self.Ws, self.bs = backend._views(self.d_theta)
         self.gWs, self.gbs = backend._views(self.d_grad)
 
@@ -285,41 +317,42 @@ class CUDASession:
         starts = np.arange(0, n, bs)
         batch_w = np.add.reduceat(self.sw[order], starts)  # which batches carry weight
         dt = be.dtype.type
-        threads = _config.CUDA_THREADS
         n_params = self.d_theta.shape[0]
+        alpha, l1, max_norm = be._penalties(hyper)
+        solver = int(hyper[O.H_SOLVER])
         n_coef = be.layout.n_coef
-        alpha = dt(hyper[O.H_ALPHA])
-        adam = hyper[O.H_SOLVER] == O.ADAM
         for b, start in enumerate(starts):
             stop = min(start + bs, n)
             m = stop - start
             rows = d_order[start:stop]
             sums = self.d_sums[b]
-            P = be._forward(self.d_data, rows, m, self.Ws, self.bs, self.work)
+            be.step = int(self.opt.counters[1])  # dropout masks of this mini-batch
+            self.opt.counters[1] += 1
+            P = be._forward(self.d_data, rows, m, self.Ws, self.bs, self.work, train=True)
             be._loss_and_delta(self.d_data, rows, m, P, self.work, hyper, self.d_theta, sums)
             if batch_w[b] <= 0.0:
                 continue
             be._backward(self.d_data, rows, m, self.Ws, self.gWs, self.gbs, self.work)
-            if adam:
+            be._grad_norm(self.d_theta, self.d_grad, sums, hyper)
+            if solver == O.SGD:
+                c = [hyper[O.H_LR], hyper[O.H_MOMENTUM], hyper[O.H_NESTEROV], 0.0, 0.0]
+            elif solver == O.RMSPROP:
+                c = [hyper[O.H_LR], hyper[O.H_BETA2], hyper[O.H_EPSILON], 0.0, 0.0]
+            else:
                 self.opt.counters[0] += 1
                 t = self.opt.counters[0]
                 b1, b2 = hyper[O.H_BETA1], hyper[O.H_BETA2]
                 lr_t = hyper[O.H_LR] * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
-                be.K_opt.adam_kernel[_blocks(n_params), threads](
-                    self.d_theta, self.d_grad, self.d_moments[0], self.d_moments[1], n_coef, alpha, sums,
-                    dt(lr_t), dt(b1), dt(b2), dt(hyper[O.H_EPSILON]),
-                )
-            else:
-                be.K_opt.sgd_kernel[_blocks(n_params), threads](
-                    self.d_theta, self.d_grad, self.d_moments[0], n_coef, alpha, sums,
-                    dt(hyper[O.H_LR]), dt(hyper[O.H_MOMENTUM]), hyper[O.H_NESTEROV] != 0.0,
-                )
+                c = [lr_t, b1, b2, hyper[O.H_EPSILON], hyper[O.H_LR] * hyper[O.H_DECAY]]
+            be.K_opt.update_kernel[_blocks(n_params), _config.CUDA_THREADS](
+                self.d_theta, self.d_grad, self.d_moments[0], self.d_moments[1], n_coef, alpha, l1, sums,
+                max_norm, solver, *(dt(x) for x in c),
+            )
         host_sums = self.d_sums.copy_to_host()  # the one transfer back per epoch
         total = 0.0
         for b, start in enumerate(starts):
             if batch_w[b] > 0.0:
-                loss_sum, sw_sum, sq = host_sums[b]
-                total += _batch_loss(loss_sum, sw_sum, sq, hyper, be.codes[2], int(be.layout.units[-1])) * (
+                total += _batch_loss(host_sums[b], hyper, be.codes[2], int(be.layout.units[-1])) * (
                     min(start + bs, n) - start
                 )
         return total / n

@@ -1,6 +1,6 @@
 """Parameter documentation shared by both estimators' docstrings."""
 
-COMMON_PARAMETERS = """
+COMMON_PARAMETERS = r"""
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         The ith element is the number of neurons in the ith hidden layer.
 

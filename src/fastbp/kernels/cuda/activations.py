@@ -5,6 +5,7 @@ import math
 from numba import cuda
 
 from fastbp.nn import activations as act
+from fastbp.nn import dropout as dropout_math
 
 _device = cuda.jit(device=True)
 
@@ -24,6 +25,7 @@ elu_grad = _device(act.elu_grad)
 gelu_grad = _device(act.gelu_grad)
 silu_grad = _device(act.silu_grad)
 softplus_grad = _device(act.softplus_grad)
+uniform = _device(dropout_math.uniform)
 
 
 @cuda.jit(device=True)
@@ -117,3 +119,34 @@ def multiply_grad_kernel(A, pre, D, code, use_pre):
         a = A[i, j]
         z = pre[i, j] if use_pre else a
         D[i, j] = D[i, j] * scalar_grad(a, z, code)
+
+
+@cuda.jit
+def dropout_kernel(A, rows, seed, step, layer, rate):
+    r"""Inverted dropout, twin of :func:`fastbp.kernels.cpu.dense.apply_dropout`: the same hash, the same masks."""
+    k = cuda.grid(1)
+    n, m = A.shape
+    if k < n * m:
+        i = k // m
+        j = k - i * m
+        if uniform(seed, step, rows[i], layer, j) >= rate:
+            A[i, j] = A[i, j] * (1.0 / (1.0 - rate))
+        else:
+            A[i, j] = 0.0
+
+
+@cuda.jit
+def dropout_grad_kernel(A, pre, D, code, use_pre, rows, seed, step, layer, rate):
+    r"""Derivative through activation and dropout, twin of :func:`fastbp.kernels.cpu.dense.dropout_grad`."""
+    k = cuda.grid(1)
+    n, m = A.shape
+    if k < n * m:
+        i = k // m
+        j = k - i * m
+        if uniform(seed, step, rows[i], layer, j) >= rate:
+            keep = 1.0 - rate
+            a = A[i, j] * keep
+            z = pre[i, j] if use_pre else a
+            D[i, j] = D[i, j] * scalar_grad(a, z, code) / keep
+        else:
+            D[i, j] = 0.0

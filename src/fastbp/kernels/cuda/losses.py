@@ -73,7 +73,7 @@ def loss_delta_kernel(P, Y, rows, sw, code, eps, param, scale, D, row_loss, row_
 
 @cuda.jit
 def batch_sums_kernel(row_loss, row_w, n, theta, n_coef, out):
-    r"""One block: ``out = (sum row_loss[:n], sum row_w[:n], sum theta[:n_coef]^2)``.
+    r"""One block: ``out[:4] = (sum row_loss[:n], sum row_w[:n], sum theta[:n_coef]^2, sum |theta[:n_coef]|)``.
 
     A fixed-order tree reduction in shared memory (float64, whatever the
     data's dtype), so the result does not depend on scheduling.  Launch with one block of ``CUDA_THREADS`` threads.
@@ -81,18 +81,22 @@ def batch_sums_kernel(row_loss, row_w, n, theta, n_coef, out):
     s_loss = cuda.shared.array(_THREADS, dtype=float64)
     s_w = cuda.shared.array(_THREADS, dtype=float64)
     s_sq = cuda.shared.array(_THREADS, dtype=float64)
+    s_abs = cuda.shared.array(_THREADS, dtype=float64)
     t = cuda.threadIdx.x
     a = 0.0
     b = 0.0
     c = 0.0
+    d = 0.0
     for k in range(t, n, _THREADS):
         a += row_loss[k]
         b += row_w[k]
     for k in range(t, n_coef, _THREADS):
         c += theta[k] * theta[k]
+        d += abs(theta[k])
     s_loss[t] = a
     s_w[t] = b
     s_sq[t] = c
+    s_abs[t] = d
     cuda.syncthreads()
     step = _THREADS // 2
     while step > 0:
@@ -100,9 +104,11 @@ def batch_sums_kernel(row_loss, row_w, n, theta, n_coef, out):
             s_loss[t] += s_loss[t + step]
             s_w[t] += s_w[t + step]
             s_sq[t] += s_sq[t + step]
+            s_abs[t] += s_abs[t + step]
         cuda.syncthreads()
         step //= 2
     if t == 0:
         out[0] = s_loss[0]
         out[1] = s_w[0]
         out[2] = s_sq[0]
+        out[3] = s_abs[0]

@@ -1,55 +1,110 @@
 """Optimizer steps on the GPU, twins of :mod:`fastbp.kernels.cpu.optim`.
 
-One thread per parameter.  The batch's weight sum is read from the device
-(``sums[1]``, written by :func:`fastbp.kernels.cuda.losses.batch_sums_kernel`),
-so a step needs no transfer from the host but the scalar hyperparameters.
+One thread per parameter.  The batch's sums live on the device
+(``sums = [loss, weight, sum W^2, sum |W|, |g|^2]``, see
+:func:`fastbp.kernels.cuda.losses.batch_sums_kernel` and
+:func:`grad_norm_kernel`), so a step needs nothing from the host but the
+scalar hyperparameters.
 """
 
 import math
 
-from numba import cuda
+from numba import cuda, float64
+
+from fastbp import _config
+from fastbp import optim as O
+
+_THREADS = _config.CUDA_THREADS
 
 
 @cuda.jit(device=True)
-def _gradient(theta, grad, k, n_coef, alpha, inv):
+def _gradient(theta, grad, k, n_coef, alpha, l1, inv):
+    """Penalised, normalised gradient of parameter ``k`` (before clipping)."""
     g = grad[k]
     if k < n_coef:
-        g += alpha * theta[k]
+        th = theta[k]
+        g += alpha * th
+        if th > 0:
+            g += l1
+        elif th < 0:
+            g -= l1
     return g * inv
 
 
-@cuda.jit
-def finish_gradient_kernel(theta, grad, n_coef, alpha, sums):
-    r"""``grad = (grad + alpha * [k < n_W] theta) / sum w`` in place."""
-    k = cuda.grid(1)
-    if k < theta.shape[0]:
-        grad[k] = _gradient(theta, grad, k, n_coef, alpha, 1.0 / sums[1])
+@cuda.jit(device=True)
+def _scale(sums, max_norm):
+    """``1 / sum w`` times the clipping factor."""
+    inv = 1.0 / sums[1]
+    if max_norm > 0:
+        norm = math.sqrt(sums[4]) * inv
+        if norm > max_norm:
+            inv *= max_norm / norm
+    return inv
 
 
 @cuda.jit
-def sgd_kernel(theta, grad, v, n_coef, alpha, sums, lr, mu, nesterov):
-    r"""SGD step with momentum: :math:`v \leftarrow \mu v - \eta g`, then
-    :math:`\theta \mathrel{+}= v` or, with Nesterov, :math:`\mu v - \eta g`."""
+def grad_norm_kernel(theta, grad, n_coef, alpha, l1, sums):
+    r"""One block: ``sums[4] = sum_k (sum w * g_k)^2`` (the gradient norm before
+    the division by the weight sum), by a fixed-order tree reduction."""
+    acc = cuda.shared.array(_THREADS, dtype=float64)
+    t = cuda.threadIdx.x
+    total = 0.0
+    for k in range(t, theta.shape[0], _THREADS):
+        g = _gradient(theta, grad, k, n_coef, alpha, l1, 1.0)
+        total += g * g
+    acc[t] = total
+    cuda.syncthreads()
+    step = _THREADS // 2
+    while step > 0:
+        if t < step:
+            acc[t] += acc[t + step]
+        cuda.syncthreads()
+        step //= 2
+    if t == 0:
+        sums[4] = acc[0]
+
+
+@cuda.jit
+def finish_gradient_kernel(theta, grad, n_coef, alpha, l1, sums, max_norm):
+    r"""``grad`` becomes the penalised, normalised, clipped gradient, in place."""
     k = cuda.grid(1)
     if k < theta.shape[0]:
-        g = _gradient(theta, grad, k, n_coef, alpha, 1.0 / sums[1])
-        vk = mu * v[k] - lr * g
-        v[k] = vk
-        if nesterov:
-            theta[k] += mu * vk - lr * g
+        grad[k] = _gradient(theta, grad, k, n_coef, alpha, l1, _scale(sums, max_norm))
+
+
+@cuda.jit
+def update_kernel(theta, grad, m, v, n_coef, alpha, l1, sums, max_norm, solver, c0, c1, c2, c3, c4):
+    r"""One step of ``solver`` for parameter ``k`` (one thread each).
+
+    ``c0..c4`` are ``lr, momentum, nesterov`` (SGD), ``lr_t, beta1, beta2,
+    epsilon, decay`` (Adam, AdamW: :math:`\theta \leftarrow (1 - \text{decay})
+    \theta - lr_t\, m / (\sqrt v + \epsilon)` on weights) or ``lr, rho,
+    epsilon`` (RMSprop), as in :func:`fastbp.kernels.cpu.optim.update`.
+    Scalars, not an array, so a step copies nothing to the device.
+    """
+    k = cuda.grid(1)
+    if k < theta.shape[0]:
+        g = _gradient(theta, grad, k, n_coef, alpha, l1, _scale(sums, max_norm))
+        if solver == O.SGD:
+            lr, mu = c0, c1
+            vk = mu * m[k] - lr * g
+            m[k] = vk
+            if c2 != 0:
+                theta[k] += mu * vk - lr * g
+            else:
+                theta[k] += vk
+        elif solver == O.RMSPROP:
+            lr, rho, eps = c0, c1, c2
+            vk = rho * v[k] + (1.0 - rho) * (g * g)
+            v[k] = vk
+            theta[k] -= lr * g / (math.sqrt(vk) + eps)
         else:
-            theta[k] += vk
-
-
-@cuda.jit
-def adam_kernel(theta, grad, m, v, n_coef, alpha, sums, lr_t, b1, b2, eps):
-    r"""Adam step with the bias correction folded into ``lr_t``:
-    :math:`\theta \mathrel{-}= \eta_t\, m / (\sqrt v + \epsilon)`."""
-    k = cuda.grid(1)
-    if k < theta.shape[0]:
-        g = _gradient(theta, grad, k, n_coef, alpha, 1.0 / sums[1])
-        mk = b1 * m[k] + (1.0 - b1) * g
-        vk = b2 * v[k] + (1.0 - b2) * (g * g)
-        m[k] = mk
-        v[k] = vk
-        theta[k] -= lr_t * mk / (math.sqrt(vk) + eps)
+            lr_t, b1, b2, eps, decay = c0, c1, c2, c3, c4
+            mk = b1 * m[k] + (1.0 - b1) * g
+            vk = b2 * v[k] + (1.0 - b2) * (g * g)
+            m[k] = mk
+            v[k] = vk
+            th = theta[k]
+            if k < n_coef:
+                th -= decay * th
+            theta[k] = th - lr_t * mk / (math.sqrt(vk) + eps)
