@@ -180,7 +180,10 @@ class BaseBackprop(BaseEstimator):
             self._initialize(y, layer_units, dtype, random_state)
         self.n_outputs_ = y.shape[1]
         layout = Layout(layer_units)
-        backend = self._network(layout, dtype)
+        rates = self._dropout_rates(len(hidden))
+        # The dropout seed is drawn only when dropout is on, so the default draws stay sklearn's.
+        seed = int(random_state.randint(2**31 - 1)) if any(rates) else 0
+        backend = self._network(layout, dtype, dropout=rates, seed=seed)
         theta = layout.pack(self.coefs_, self.intercepts_, dtype)
 
         with backend.limits():
@@ -320,9 +323,6 @@ class BaseBackprop(BaseEstimator):
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
-        rates = self._dropout_rates(len(self.coefs_) - 1)
-        if any(rates):  # drawn only when dropout is on, so the default draws stay sklearn's
-            backend = self._network(backend.layout, dtype, dropout=rates, seed=int(random_state.randint(2**31 - 1)))
         session = backend.session(as_kernel_data(X, self._train_targets(y), sample_weight, dtype), theta, opt, batch_size)
         restore = early_stopping or self.restore_best_weights
         best, best_value = (session.snapshot() if restore else None), -np.inf

@@ -9,11 +9,13 @@ import numba
 import numpy as np
 
 from fastbp import _config
-from fastbp.kernels.cpu.activations import bias_activate, multiply_grad, needs_z, scalar_grad
+from fastbp.kernels.cpu.activations import bias_activate, multiply_grad, needs_z
 from fastbp.nn import dropout as dropout_math
 
 _inline = numba.njit(inline="always", **_config.JIT_OPTIONS)
-uniform = _inline(dropout_math.uniform)
+threshold = _inline(dropout_math.threshold)
+row_key = _inline(dropout_math.row_key)
+keep = _inline(dropout_math.keep)
 
 _jit = numba.njit(**_config.JIT_OPTIONS)
 
@@ -110,42 +112,31 @@ def drop_rate(net, l):
 @_jit
 def apply_dropout(A, rows, net, l):
     r"""Inverted dropout of hidden layer ``l``: :math:`A_{ij} \leftarrow A_{ij} m_{ij} / (1 - p)`,
-    :math:`m_{ij} = [u(	ext{seed}, 	ext{step}, r_i, l, j) \ge p]`."""
-    rate = drop_rate(net, l)
-    seed = np.int64(net[4][0])
-    step = np.int64(net[4][1])
-    scale = 1.0 / (1.0 - rate)
-    n, m = A.shape
-    for i in range(n):
-        r = rows[i]
-        for j in range(m):
-            if uniform(seed, step, r, l, j) >= rate:
-                A[i, j] = A[i, j] * scale
-            else:
-                A[i, j] = 0.0
+    :math:`m_{ij}` = :func:`fastbp.nn.dropout.keep` of ``(seed, step, rows[i], l, j)``.
 
-
-@_jit
-def dropout_grad(A, pre, D, code, rows, net, l):
-    r"""Derivative of hidden layer ``l`` through its activation and dropout.
-
-    Kept units: :math:`D \leftarrow D f'(a, z) / (1 - p)` with the activation
-    recovered as :math:`a = A (1 - p)` from the stored, scaled output;
-    dropped units: :math:`D \leftarrow 0`.  The mask is redrawn from the hash.
+    The backward pass applies the same function to the layer's delta: the
+    same mask and the same scale.
     """
     rate = drop_rate(net, l)
     seed = np.int64(net[4][0])
     step = np.int64(net[4][1])
-    keep = 1.0 - rate
+    limit = threshold(rate)
+    scale = 1.0 / (1.0 - rate)
     n, m = A.shape
     for i in range(n):
-        r = rows[i]
+        key = row_key(seed, step, rows[i])
         for j in range(m):
-            if uniform(seed, step, r, l, j) >= rate:
-                a = A[i, j] * keep
-                D[i, j] = D[i, j] * scalar_grad(a, pre[i, j], code) / keep
-            else:
-                D[i, j] = 0.0
+            A[i, j] = A[i, j] * scale if keep(key, l, j, limit) else 0.0 * A[i, j]
+
+
+@_jit
+def unscale(A, net, l):
+    """Undo the dropout scale of a layer's stored output, :math:`A \leftarrow A (1 - p)`."""
+    factor = 1.0 - drop_rate(net, l)
+    n, m = A.shape
+    for i in range(n):
+        for j in range(m):
+            A[i, j] = A[i, j] * factor
 
 
 @_jit
@@ -218,7 +209,9 @@ def backward(data, rows, theta, grad, net, work, offsets):
             np.dot(D, weights(theta, net, l).T, D_prev)
             A = block(acts, offsets, l, n, units[l])
             Zpre = block(work[3], offsets, l, n, units[l]) if needs_z(codes[0]) else A
-            if drop_rate(net, l - 1) > 0.0:
-                dropout_grad(A, Zpre, D_prev, codes[0], rows, net, l - 1)
-            else:
-                multiply_grad(A, Zpre, D_prev, codes[0])
+            dropped = drop_rate(net, l - 1) > 0.0
+            if dropped:  # A (scaled by dropout) is not needed any more: unscale it in place
+                unscale(A, net, l - 1)
+            multiply_grad(A, Zpre, D_prev, codes[0])
+            if dropped:
+                apply_dropout(D_prev, rows, net, l - 1)

@@ -25,7 +25,9 @@ elu_grad = _device(act.elu_grad)
 gelu_grad = _device(act.gelu_grad)
 silu_grad = _device(act.silu_grad)
 softplus_grad = _device(act.softplus_grad)
-uniform = _device(dropout_math.uniform)
+threshold = _device(dropout_math.threshold)
+row_key = _device(dropout_math.row_key)
+keep = _device(dropout_math.keep)
 
 
 @cuda.jit(device=True)
@@ -129,7 +131,7 @@ def dropout_kernel(A, rows, seed, step, layer, rate):
     if k < n * m:
         i = k // m
         j = k - i * m
-        if uniform(seed, step, rows[i], layer, j) >= rate:
+        if keep(row_key(seed, step, rows[i]), layer, j, threshold(rate)):
             A[i, j] = A[i, j] * (1.0 / (1.0 - rate))
         else:
             A[i, j] = 0.0
@@ -137,16 +139,17 @@ def dropout_kernel(A, rows, seed, step, layer, rate):
 
 @cuda.jit
 def dropout_grad_kernel(A, pre, D, code, use_pre, rows, seed, step, layer, rate):
-    r"""Derivative through activation and dropout, twin of :func:`fastbp.kernels.cpu.dense.dropout_grad`."""
+    r"""Derivative through activation and dropout: :math:`D \leftarrow D f'(A (1-p)) m / (1-p)`,
+    what the CPU's backward pass does in three vectorised passes."""
     k = cuda.grid(1)
     n, m = A.shape
     if k < n * m:
         i = k // m
         j = k - i * m
-        if uniform(seed, step, rows[i], layer, j) >= rate:
-            keep = 1.0 - rate
-            a = A[i, j] * keep
+        if keep(row_key(seed, step, rows[i]), layer, j, threshold(rate)):
+            kept = 1.0 - rate
+            a = A[i, j] * kept
             z = pre[i, j] if use_pre else a
-            D[i, j] = D[i, j] * scalar_grad(a, z, code) / keep
+            D[i, j] = D[i, j] * scalar_grad(a, z, code) * (1.0 / kept)
         else:
             D[i, j] = 0.0
