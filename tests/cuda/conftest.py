@@ -7,8 +7,12 @@ process with the simulator (see .ci/run).
 """
 
 import os
+import pathlib
+import sys
 
 import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent.parent))  # tests/helpers.py
 
 import fastbp._config as config
 

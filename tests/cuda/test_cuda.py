@@ -17,19 +17,10 @@ from fastbp.backends.cpu import CPUBackend, as_kernel_data
 from fastbp.nn.activations import ACTIVATION_CODES, OUTPUT_CODES
 from fastbp.nn.layout import Layout
 from fastbp.nn.losses import LOSS_CODES
+from helpers import LOSS_PAIRS, LOSS_PARAM
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
-LOSS_PAIRS = [
-    ("squared_error", "identity", "real"),
-    ("poisson", "exp", "count"),
-    ("log_loss", "softmax", "onehot"),
-    ("binary_log_loss", "logistic", "binary"),
-    ("absolute_error", "identity", "real"),
-    ("huber", "identity", "real"),
-    ("quantile", "identity", "real"),
-]
-LOSS_PARAM = {"huber": 0.4, "quantile": 0.3}
 # Every activation with one loss, every loss with one activation: the kernels
 # branch on each separately, and the simulator is slow.
 COMBINATIONS = [(a, LOSS_PAIRS[0]) for a in ACTIVATION_CODES] + [("tanh", pair) for pair in LOSS_PAIRS[1:]]
