@@ -32,6 +32,37 @@ def thread_work(work, t):
     return (work[0][t], work[1][t], work[2][t], work[3][t])
 
 
+@_jit
+def thread_block(t, data, rows, theta, parts, sums, net, work, hyper):
+    """Thread ``t``'s share of :func:`block_pass` (kept out of the parallel loop:
+    a small parfor body compiles in a fraction of the time)."""
+    units, codes = net[0], net[3]
+    n_layers = units.shape[0] - 1
+    n_out = units[n_layers]
+    n = rows.shape[0]
+    n_threads = parts.shape[0]
+    r0 = t * n // n_threads
+    r1 = (t + 1) * n // n_threads
+    if r1 > r0:
+        own = rows[r0:r1]
+        m = r1 - r0
+        w = thread_work(work, t)
+        offsets = layer_offsets(units, m)
+        forward(data, own, theta, net, w, offsets)
+        P = block(w[0], offsets, n_layers, m, n_out)
+        param = hyper[O.H_LOSS_PARAM]
+        loss_sum, sw_sum = weighted_loss_sum(P, data[4], own, data[5], codes[2], hyper[O.H_CLIP_EPS], param)
+        sums[t, 0] = loss_sum
+        sums[t, 1] = sw_sum
+        D = block(w[1], offsets, n_layers, m, n_out)
+        output_delta(P, data[4], own, data[5], hyper[O.H_OUT_SCALE], codes[2], param, D)
+        backward(data, own, theta, parts[t], net, w, offsets)
+    else:
+        sums[t, 0] = 0.0
+        sums[t, 1] = 0.0
+        parts[t, :] = 0.0
+
+
 @_pjit
 def block_pass(data, rows, theta, parts, sums, net, work, hyper):
     r"""Forward, loss and backward of the samples ``rows``, one block of rows per thread.
@@ -40,32 +71,8 @@ def block_pass(data, rows, theta, parts, sums, net, work, hyper):
     of its rows to ``parts[t]``, and its loss sum and weight sum
     (:func:`fastbp.kernels.cpu.losses.weighted_loss_sum`) to ``sums[t]``.
     """
-    units, codes = net[0], net[3]
-    n_layers = units.shape[0] - 1
-    n_out = units[n_layers]
-    n = rows.shape[0]
-    n_threads = parts.shape[0]
-    for t in numba.prange(n_threads):
-        r0 = t * n // n_threads
-        r1 = (t + 1) * n // n_threads
-        if r1 > r0:
-            own = rows[r0:r1]
-            m = r1 - r0
-            w = thread_work(work, t)
-            offsets = layer_offsets(units, m)
-            forward(data, own, theta, net, w, offsets)
-            P = block(w[0], offsets, n_layers, m, n_out)
-            param = hyper[O.H_LOSS_PARAM]
-            loss_sum, sw_sum = weighted_loss_sum(P, data[4], own, data[5], codes[2], hyper[O.H_CLIP_EPS], param)
-            sums[t, 0] = loss_sum
-            sums[t, 1] = sw_sum
-            D = block(w[1], offsets, n_layers, m, n_out)
-            output_delta(P, data[4], own, data[5], hyper[O.H_OUT_SCALE], codes[2], param, D)
-            backward(data, own, theta, parts[t], net, w, offsets)
-        else:
-            sums[t, 0] = 0.0
-            sums[t, 1] = 0.0
-            parts[t, :] = 0.0
+    for t in numba.prange(parts.shape[0]):
+        thread_block(t, data, rows, theta, parts, sums, net, work, hyper)
 
 
 @_jit
@@ -105,7 +112,9 @@ def batch_loss_grad(data, rows, theta, grad, parts, net, work, hyper):
 
 @_jit
 def penalty(hyper, sq, ab, sw_sum):
-    r"""Regularisation part of the loss, :math:`(lpha \lVert W Vert_2^2 / 2 + \lambda_1 \lVert W Vert_1) / \sum w`."""
+    r"""Regularisation part of the loss, :math:`(lpha \lVert W 
+Vert_2^2 / 2 + \lambda_1 \lVert W 
+Vert_1) / \sum w`."""
     return (0.5 * hyper[O.H_ALPHA] * sq + hyper[O.H_L1] * ab) / sw_sum
 
 

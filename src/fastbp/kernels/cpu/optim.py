@@ -89,45 +89,33 @@ def _write_gradient(theta, g, grad, penalised, a, l1, inv):
         grad[k] = finished(g[k], theta[k], penalised, a, l1, inv)
 
 
-# The update loops take slices and run prange over their whole length: a
-# prange with a start offset does not vectorise (measured 9x slower).
+# The update loop takes slices and runs prange over their whole length: a
+# prange with a start offset does not vectorise (measured 9x slower).  One
+# loop serves every solver (the solver test is loop-invariant, LLVM unswitches
+# it): one parallel function to compile instead of three.
 @_pjit
-def _sgd_range(theta, g, v, c, penalised):
-    lr, mu, a, l1, inv = c[0], c[1], c[2], c[3], c[4]
-    nesterov = c[5] != 0
-    for k in numba.prange(theta.shape[0]):
-        gk = finished(g[k], theta[k], penalised, a, l1, inv)
-        vk = mu * v[k] - lr * gk
-        v[k] = vk
-        if nesterov:
-            theta[k] += mu * vk - lr * gk
-        else:
-            theta[k] += vk
-
-
-@_pjit
-def _adam_range(theta, g, m, v, c, penalised):
-    b1, c1, b2, c2, lr, eps, a, l1, inv, wd = c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9]
+def _step_range(theta, g, m, v, c, penalised, solver):
+    a, l1, inv, lr = c[0], c[1], c[2], c[3]
+    c4, c5, c6, c7, c8, c9 = c[4], c[5], c[6], c[7], c[8], c[9]
     for k in numba.prange(theta.shape[0]):
         th = theta[k]
         gk = finished(g[k], th, penalised, a, l1, inv)
-        mk = b1 * m[k] + c1 * gk
-        vk = b2 * v[k] + c2 * (gk * gk)
-        m[k] = mk
-        v[k] = vk
-        if penalised:
-            th = th - wd * th
-        theta[k] = th - lr * mk / (np.sqrt(vk) + eps)
-
-
-@_pjit
-def _rmsprop_range(theta, g, v, c, penalised):
-    rho, c2, lr, eps, a, l1, inv = c[0], c[1], c[2], c[3], c[4], c[5], c[6]
-    for k in numba.prange(theta.shape[0]):
-        gk = finished(g[k], theta[k], penalised, a, l1, inv)
-        vk = rho * v[k] + c2 * (gk * gk)
-        v[k] = vk
-        theta[k] -= lr * gk / (np.sqrt(vk) + eps)
+        if solver == O.SGD:  # c4 momentum, c5 nesterov
+            vk = c4 * m[k] - lr * gk
+            m[k] = vk
+            theta[k] = th + (c4 * vk - lr * gk if c5 != 0 else vk)
+        elif solver == O.RMSPROP:  # c4 rho, c5 1 - rho, c6 epsilon
+            vk = c4 * v[k] + c5 * (gk * gk)
+            v[k] = vk
+            theta[k] = th - lr * gk / (np.sqrt(vk) + c6)
+        else:  # Adam / AdamW: c4 beta1, c5 1 - beta1, c6 beta2, c7 1 - beta2, c8 epsilon, c9 decay
+            mk = c4 * m[k] + c5 * gk
+            vk = c6 * v[k] + c7 * (gk * gk)
+            m[k] = mk
+            v[k] = vk
+            if penalised:
+                th = th - c9 * th
+            theta[k] = th - lr * mk / (np.sqrt(vk) + c8)
 
 
 @_jit
@@ -181,27 +169,22 @@ def update(theta, parts, state, hyper, counters, n_coef, sw_sum):
     sum_parts(parts)
     g = parts[0]
     inv = _scale(theta, g, n_coef, hyper, sw_sum)
-    solver = hyper[O.H_SOLVER]
-    a, l1 = hyper[O.H_ALPHA], hyper[O.H_L1]
+    solver = np.int64(hyper[O.H_SOLVER])
+    lr = hyper[O.H_LR]
     if solver == O.SGD:
-        c = constants(theta, (hyper[O.H_LR], hyper[O.H_MOMENTUM], a, l1, inv, hyper[O.H_NESTEROV]))
-        v = state[0]
-        _sgd_range(theta[:n_coef], g[:n_coef], v[:n_coef], c, True)
-        _sgd_range(theta[n_coef:], g[n_coef:], v[n_coef:], c, False)
+        extra = (hyper[O.H_MOMENTUM], hyper[O.H_NESTEROV], 0.0, 0.0, 0.0, 0.0)
     elif solver == O.RMSPROP:
         rho = hyper[O.H_BETA2]
-        c = constants(theta, (rho, 1.0 - rho, hyper[O.H_LR], hyper[O.H_EPSILON], a, l1, inv))
-        v = state[1]
-        _rmsprop_range(theta[:n_coef], g[:n_coef], v[:n_coef], c, True)
-        _rmsprop_range(theta[n_coef:], g[n_coef:], v[n_coef:], c, False)
+        extra = (rho, 1.0 - rho, hyper[O.H_EPSILON], 0.0, 0.0, 0.0)
     else:
         counters[0] += 1
         t = counters[0]
         b1 = hyper[O.H_BETA1]
         b2 = hyper[O.H_BETA2]
-        lr = hyper[O.H_LR] * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
-        wd = hyper[O.H_LR] * hyper[O.H_DECAY]
-        c = constants(theta, (b1, 1.0 - b1, b2, 1.0 - b2, lr, hyper[O.H_EPSILON], a, l1, inv, wd))
-        m, v = state[0], state[1]
-        _adam_range(theta[:n_coef], g[:n_coef], m[:n_coef], v[:n_coef], c, True)
-        _adam_range(theta[n_coef:], g[n_coef:], m[n_coef:], v[n_coef:], c, False)
+        decay = lr * hyper[O.H_DECAY]
+        lr = lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
+        extra = (b1, 1.0 - b1, b2, 1.0 - b2, hyper[O.H_EPSILON], decay)
+    c = constants(theta, (hyper[O.H_ALPHA], hyper[O.H_L1], inv, lr) + extra)
+    m, v = state[0], state[1]
+    _step_range(theta[:n_coef], g[:n_coef], m[:n_coef], v[:n_coef], c, True, solver)
+    _step_range(theta[n_coef:], g[n_coef:], m[n_coef:], v[n_coef:], c, False, solver)
