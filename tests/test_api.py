@@ -1,7 +1,6 @@
 """Behaviour of the estimators as a scikit-learn user sees it."""
 
 import pickle
-import warnings
 
 import joblib
 import numpy as np

@@ -221,7 +221,7 @@ def test_adaptive_also_for_adam(digits):
 
 # ------------------------------------------------------------------- dropout
 def test_dropout_preserves_the_expected_activation():
-    from fastbp.backends.cpu import CPUBackend, as_kernel_data
+    from fastbp.backends.cpu import CPUBackend
     from fastbp.kernels.cpu.dense import apply_dropout
     from fastbp.nn.layout import Layout
 
@@ -238,7 +238,6 @@ def test_dropout_is_reproducible_off_at_predict_and_regularises():
     X = rng.normal(size=(60, 20))
     y = X[:, 0] + 0.5 * rng.normal(size=60)
     X_test = rng.normal(size=(500, 20))
-    y_test = X_test[:, 0]
     make = lambda **kw: BackpropRegressor(hidden_layer_sizes=(200, 200), max_iter=300, learning_rate_init=0.003,
                                           alpha=0.0, random_state=0, **kw).fit(X, y)
     plain, dropped, again = make(), make(dropout=0.5), make(dropout=0.5)

@@ -319,7 +319,8 @@ class BaseBackprop(BaseEstimator):
         else:
             if self.batch_size > n_samples:
                 warnings.warn(
-                    "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped"
+                    "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
+                    stacklevel=4,
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
 
@@ -391,9 +392,10 @@ class BaseBackprop(BaseEstimator):
                         "Stochastic Optimizer: Maximum iterations (%d) reached and the "
                         "optimization hasn't converged yet." % self.max_iter,
                         ConvergenceWarning,
+                        stacklevel=4,
                     )
         except KeyboardInterrupt:
-            warnings.warn("Training interrupted by user.")
+            warnings.warn("Training interrupted by user.", stacklevel=4)
         finally:
             if self.shuffle:
                 random_state.set_state((state[0], rng_state[0], int(rng_state[1][0]), state[3], state[4]))
