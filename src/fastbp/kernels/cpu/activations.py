@@ -5,8 +5,7 @@ inlined into loops.  The activation is picked by its integer code once per
 block, outside the loops, which are written out for each function: every loop
 body is branch-free and vectorises (a code test per element measured 2.4x
 slower on W2, and handing the scalar function to a generic loop as an
-argument defeats Numba's disk cache).  ``scalar`` and ``scalar_grad`` are the
-per-element dispatch, for the rare paths (dropout) where that is good enough.
+argument defeats Numba's disk cache).
 """
 
 import math
@@ -35,52 +34,6 @@ elu_grad = _inline(act.elu_grad)
 gelu_grad = _inline(act.gelu_grad)
 silu_grad = _inline(act.silu_grad)
 softplus_grad = _inline(act.softplus_grad)
-
-
-@_inline
-def scalar(z, code):
-    """The activation of code ``code`` (not softmax) at ``z``."""
-    if code == act.RELU:
-        return relu(z)
-    if code == act.TANH:
-        return tanh(z)
-    if code == act.LOGISTIC:
-        return logistic(z)
-    if code == act.EXP:
-        return math.exp(z)
-    if code == act.LEAKY_RELU:
-        return leaky_relu(z)
-    if code == act.ELU:
-        return elu(z)
-    if code == act.GELU:
-        return gelu(z)
-    if code == act.SILU:
-        return silu(z)
-    if code == act.SOFTPLUS:
-        return softplus(z)
-    return z
-
-
-@_inline
-def scalar_grad(a, z, code):
-    """Derivative of the activation of code ``code`` given output ``a`` and input ``z``."""
-    if code == act.RELU:
-        return relu_grad(a, z)
-    if code == act.TANH:
-        return tanh_grad(a, z)
-    if code == act.LOGISTIC:
-        return logistic_grad(a, z)
-    if code == act.LEAKY_RELU:
-        return leaky_relu_grad(a, z)
-    if code == act.ELU:
-        return elu_grad(a, z)
-    if code == act.GELU:
-        return gelu_grad(a, z)
-    if code == act.SILU:
-        return silu_grad(a, z)
-    if code == act.SOFTPLUS:
-        return softplus_grad(a, z)
-    return 1.0
 
 
 @_jit
