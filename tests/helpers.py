@@ -42,10 +42,12 @@ def make_problem(loss_kind, n=23, n_features=5, n_outputs=3, seed=0, dtype=np.fl
 class Net:
     """A CPU backend with random weights, for kernel-level tests."""
 
-    def __init__(self, units, activation, out, loss, dtype, seed=1):
-        self.layout = Layout(units)
+    def __init__(self, units, activation, out, loss, dtype, seed=1, batch_norm=False, n_threads=None):
+        self.layout = Layout(units, batch_norm=batch_norm)
+        self.norm_stats = np.zeros((6, int(sum(units[1:-1])))) if batch_norm else None
         self.backend = CPUBackend(
-            self.layout, (ACTIVATION_CODES[activation], OUTPUT_CODES[out], LOSS_CODES[loss]), dtype
+            self.layout, (ACTIVATION_CODES[activation], OUTPUT_CODES[out], LOSS_CODES[loss]), dtype,
+            n_threads=n_threads, norm_stats=self.norm_stats,
         )
         rng = np.random.RandomState(seed)
         self.theta = (rng.uniform(-0.6, 0.6, self.layout.size)).astype(dtype)
@@ -58,6 +60,8 @@ class Net:
         h[O.H_CLIP_EPS] = np.finfo(self.dtype).eps
         h[O.H_OUT_SCALE] = out_scale
         h[O.H_LOSS_PARAM] = self.loss_param
+        h[O.H_BN_MOMENTUM] = 0.1
+        h[O.H_BN_EPSILON] = 1e-5
         return h
 
     def loss_grad(self, X, y, sw, theta=None, alpha=0.0, out_scale=1.0):

@@ -69,3 +69,22 @@ def loss_and_grad(X, y, sw, coefs, intercepts, activation, out, loss, alpha, out
         if i:
             delta = (delta @ coefs[i].T) * HIDDEN[activation][1](acts[i])
     return value, gW, gb
+
+
+def forward_batch_norm(X, coefs, scales, shifts, intercept_out, activation, out, eps, stats=None):
+    """Layer outputs with every hidden layer batch-normalised.
+
+    Without ``stats``, the statistics of the rows of X (training); with
+    ``stats = (means, variances)``, those (prediction).  Returns the outputs
+    and the batch means and (biased) variances of every hidden layer.
+    """
+    f = HIDDEN[activation][0]
+    a = X
+    means, variances = [], []
+    for i, W in enumerate(coefs[:-1]):
+        z = a @ W
+        mean, var = (z.mean(axis=0), z.var(axis=0)) if stats is None else (stats[0][i], stats[1][i])
+        means.append(mean)
+        variances.append(var)
+        a = f(scales[i] * (z - mean) / np.sqrt(var + eps) + shifts[i])
+    return output(a @ coefs[-1] + intercept_out, out), means, variances

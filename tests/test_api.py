@@ -34,7 +34,8 @@ def regression():
 
 #: Parameters fastbp adds to scikit-learn's, each defaulting to sklearn's behaviour.
 EXTRA_COMMON = {
-    "device": "cpu", "init": "glorot", "dropout": 0.0, "l1": 0.0, "max_grad_norm": None, "lr_decay": 0.5,
+    "device": "cpu", "init": "glorot", "dropout": 0.0, "l1": 0.0, "max_grad_norm": None, "batch_norm": False,
+    "batch_norm_momentum": 0.1, "batch_norm_epsilon": 1e-5, "lr_decay": 0.5,
     "lr_step_size": 10, "warmup_epochs": 0, "early_stopping_metric": "score", "restore_best_weights": False,
     "progress_bar": False, "callbacks": None,
 }

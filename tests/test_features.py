@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 
 from fastbp import BackpropClassifier, BackpropRegressor
 
@@ -295,6 +296,20 @@ def test_given_validation_set_and_curves(digits):
         BackpropClassifier().fit(X, y, X_val=X)
     with pytest.raises(ValueError, match="classes not seen"):
         BackpropClassifier(max_iter=2).fit(X[y < 5], y[y < 5], X_val=X, y_val=y)
+
+
+def test_regressor_validation_set_on_a_first_fit():
+    """The validation targets are checked against y's outputs before any fitted state exists."""
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(60, 3)), rng.normal(size=(60, 2))
+    reg = BackpropRegressor(hidden_layer_sizes=(4,), max_iter=3, random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        reg.fit(X[:40], y[:40], X_val=X[40:], y_val=y[40:])
+    assert len(reg.validation_loss_curve_) == 3
+    fresh = BackpropRegressor(hidden_layer_sizes=(4,), max_iter=3)
+    with pytest.raises(ValueError, match=r"different number of outputs than y \(2\)"):
+        fresh.fit(X[:40], y[:40], X_val=X[40:], y_val=y[40:, 0])
+    assert not hasattr(fresh, "coefs_")
 
 
 def test_early_stopping_on_validation_loss(digits):

@@ -177,3 +177,64 @@ def test_dropout_masks_and_fit_agree_with_cpu(dtype):
                                              device=device)
     cpu, gpu = fit_pair(make, X, y.argmax(1))
     assert_fits_agree(cpu, gpu, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("activation", ["relu", "tanh", "gelu"])
+def test_batch_norm_loss_gradient_and_statistics_agree_with_cpu(activation, dtype):
+    from fastbp.backends.cuda import CUDABackend
+
+    X, y, sw = problem("onehot", dtype, n=11)
+    layout = Layout([3, 5, 4, 2], batch_norm=True)
+    codes = (ACTIVATION_CODES[activation], OUTPUT_CODES["softmax"], LOSS_CODES["log_loss"])
+    theta = np.random.RandomState(1).uniform(-0.7, 0.7, layout.size).astype(dtype)
+    data = as_kernel_data(X, y, sw, dtype)
+    h = hyper(dtype)
+    h[O.H_BN_EPSILON] = 1e-5
+    results = []
+    for make in (CPUBackend, CUDABackend):
+        stats = np.zeros((6, 9))
+        backend = make(layout, codes, dtype, norm_stats=stats)
+        grad = np.empty_like(theta)
+        with backend.limits():
+            value = backend.full_batch(data)(theta, grad, h)
+        backend.fetch_norm_stats()
+        results.append((value, grad, stats))
+    rtol = TEST_RTOL[np.dtype(dtype).name]
+    (v0, g0, s0), (v1, g1, s1) = results
+    assert v1 == pytest.approx(v0, rel=rtol)
+    np.testing.assert_allclose(g1, g0, rtol=rtol, atol=rtol * np.abs(g0).max())
+    np.testing.assert_allclose(s1[2:4], s0[2:4], rtol=rtol, atol=1e-12)
+    assert np.abs(g0[layout.base_size :]).max() > 1e-3
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_batch_norm_fit_with_dropout_agrees_with_cpu(dtype):
+    X, y, _ = problem("onehot", dtype, n=13)
+    make = lambda device: BackpropClassifier(hidden_layer_sizes=(5, 4), batch_norm=True, dropout=0.2,
+                                             batch_size=6, max_iter=2, learning_rate_init=0.05, random_state=0,
+                                             device=device)
+    cpu, gpu = fit_pair(make, X, y.argmax(1))
+    assert_fits_agree(cpu, gpu, dtype)
+    rtol = TEST_RTOL[np.dtype(dtype).name]
+    for name in ("batch_norm_scales_", "batch_norm_shifts_", "batch_norm_means_", "batch_norm_vars_"):
+        for a, b in zip(getattr(gpu, name), getattr(cpu, name)):
+            np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(gpu.predict_proba(X), cpu.predict_proba(X), rtol=1e-4, atol=1e-6)
+
+
+def test_batch_norm_lbfgs_and_restored_best_weights_agree_with_cpu():
+    X, y, _ = problem("real", np.float64, n=12)
+    make = lambda device: BackpropRegressor(hidden_layer_sizes=(4,), batch_norm=True, solver="lbfgs", max_iter=3,
+                                            random_state=0, device=device)
+    cpu, gpu = fit_pair(make, X, y)
+    assert_fits_agree(cpu, gpu, np.float64)
+    np.testing.assert_allclose(gpu.batch_norm_vars_[0], cpu.batch_norm_vars_[0], rtol=1e-8)
+    X_val, y_val, _ = problem("real", np.float64, n=6, seed=5)
+    make = lambda device: BackpropRegressor(hidden_layer_sizes=(4,), batch_norm=True, batch_size=5, max_iter=3,
+                                            learning_rate_init=0.2, restore_best_weights=True, random_state=0,
+                                            device=device)
+    cpu, gpu = fit_pair(make, X, y, X_val=X_val, y_val=y_val)
+    assert_fits_agree(cpu, gpu, np.float64)
+    np.testing.assert_allclose(gpu.batch_norm_means_[0], cpu.batch_norm_means_[0], rtol=1e-8)
+    np.testing.assert_allclose(gpu.validation_loss_curve_, cpu.validation_loss_curve_, rtol=1e-8)

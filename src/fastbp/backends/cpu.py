@@ -18,6 +18,7 @@ from threadpoolctl import ThreadpoolController
 from fastbp import _config
 from fastbp.kernels.cpu import epoch as K
 from fastbp.nn.activations import NEEDS_Z
+from fastbp.nn.norm import fold
 
 
 def as_kernel_data(X, Y=None, sample_weight=None, dtype=np.float64):
@@ -107,7 +108,7 @@ def make_net(layout, codes, dropout, seed):
 
 
 class CPUBackend:
-    """Kernel driver for one network on the CPU.
+    r"""Kernel driver for one network on the CPU.
 
     Parameters
     ----------
@@ -123,14 +124,22 @@ class CPUBackend:
         Dropout rate of each hidden layer during training (none by default).
     seed : int, default=0
         Seed of the dropout masks.
+    norm_stats : ndarray of shape (6, n_hidden_units), default=None
+        With a batch-normalised ``layout``: the statistics array of
+        :mod:`fastbp.kernels.cpu.norm` (rows 0 and 1 the running mean and
+        variance, used at prediction and updated in place by training).
+    norm_eps : float, default=1e-5
+        Batch normalisation's :math:`\epsilon`, for prediction.
     """
 
-    def __init__(self, layout, codes, dtype, n_threads=None, dropout=None, seed=0):
+    def __init__(self, layout, codes, dtype, n_threads=None, dropout=None, seed=0, norm_stats=None, norm_eps=1e-5):
         self.layout = layout
         self.dtype = np.dtype(dtype)
         self.n_threads = default_threads() if n_threads is None else int(n_threads)
         self.net = make_net(layout, codes, dropout, seed)
         self.net_eval = make_net(layout, codes, None, 0)
+        self.norm_stats = norm_stats
+        self.norm_eps = norm_eps
 
     def limits(self):
         """Context manager that sets the thread pools for this backend's kernels."""
@@ -155,6 +164,21 @@ class CPUBackend:
             np.empty((T, pre), dtype=self.dtype),
         )
 
+    def norm_workspace(self, capacity):
+        """The kernels' ``norm`` tuple for ``capacity`` rows (see :mod:`fastbp.kernels.cpu.norm`)."""
+        T = self.n_threads
+        units = self.layout.units
+        rows = -(-capacity // T)
+        return (
+            self.layout.g_off,
+            self.norm_stats,
+            np.zeros((T, int(units[1:].max()))),
+            np.empty((T, rows * int(units[1:].sum())), dtype=self.dtype),
+        )
+
+    def fetch_norm_stats(self):
+        """Bring the batch-normalisation statistics to ``norm_stats`` (on the CPU they are there already)."""
+
     def gradient_parts(self):
         """Per-thread raw gradient buffers, ``(T, n_params)``."""
         return np.empty((self.n_threads, self.layout.size), dtype=self.dtype)
@@ -169,6 +193,15 @@ class CPUBackend:
         rows = np.arange(data[4].shape[0], dtype=np.int64)
         work = self.workspace(rows.shape[0])
         parts = self.gradient_parts()
+        if self.layout.batch_norm:
+            from fastbp.kernels.cpu.norm import batch_loss_grad_normed
+
+            norm = self.norm_workspace(rows.shape[0])
+
+            def loss_grad(theta, grad, hyper):
+                return batch_loss_grad_normed(data, rows, theta, grad, parts, self.net, work, norm, hyper)
+
+            return loss_grad
 
         def loss_grad(theta, grad, hyper):
             return K.batch_loss_grad(data, rows, theta, grad, parts, self.net, work, hyper)
@@ -182,6 +215,8 @@ class CPUBackend:
         """
         n = data[4].shape[0]
         out = np.empty((n, int(self.layout.units[-1])), dtype=self.dtype)
+        if self.layout.batch_norm:  # prediction normalises with the running statistics
+            theta = fold(theta, self.layout, self.norm_stats[0], self.norm_stats[1], self.norm_eps)
         if n:
             chunk = min(-(-n // self.n_threads), _config.PREDICT_CHUNK)
             work = self.workspace(chunk * self.n_threads)
@@ -216,21 +251,32 @@ class CPUSession:
         self.batch_size = batch_size
         self.work = backend.workspace(batch_size)
         self.parts = backend.gradient_parts()
+        self.norm = backend.norm_workspace(batch_size) if backend.layout.batch_norm else None
 
     def epoch(self, order, rng_state, hyper):
         """One compiled epoch (inside ``backend.limits()``); returns its mean training loss."""
+        if self.norm is not None:
+            from fastbp.kernels.cpu.norm import run_epoch_normed
+
+            return run_epoch_normed(
+                self.data, order, rng_state, self.theta, self.parts, (self.opt.moments, self.opt.counters),
+                self.backend.net, self.work, self.norm, hyper, self.batch_size,
+            )
         return K.run_epoch(
             self.data, order, rng_state, self.theta, self.parts, (self.opt.moments, self.opt.counters),
             self.backend.net, self.work, hyper, self.batch_size,
         )
 
     def snapshot(self):
-        """A copy of the current parameters (for early stopping's best weights)."""
-        return self.theta.copy()
+        """A copy of the current parameters and running statistics (for early stopping's best weights)."""
+        stats = self.backend.norm_stats
+        return self.theta.copy(), (None if stats is None else stats.copy())
 
     def restore(self, snapshot):
-        """Make ``snapshot`` the current parameters."""
-        self.theta[:] = snapshot
+        """Make ``snapshot`` the current parameters (and running statistics)."""
+        self.theta[:] = snapshot[0]
+        if snapshot[1] is not None:
+            self.backend.norm_stats[:] = snapshot[1]
 
     def predict(self, data):
         """Outputs of the current network for ``data`` (a host array)."""

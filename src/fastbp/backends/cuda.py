@@ -21,6 +21,7 @@ from fastbp import _config
 from fastbp import optim as O
 from fastbp.nn.activations import NEEDS_Z, SOFTMAX
 from fastbp.nn.losses import SQUARED_ERROR
+from fastbp.nn.norm import fold
 
 
 def cuda_available():
@@ -49,9 +50,9 @@ def require_cuda():
             "device='cuda' was requested but no usable CUDA GPU or driver was found "
             "(numba.cuda.is_available() is False). Use device='cpu' or device='auto'."
         )
-    from fastbp.kernels.cuda import activations, dense, losses, optim
+    from fastbp.kernels.cuda import activations, dense, losses, norm, optim
 
-    return cuda, activations, dense, losses, optim
+    return cuda, activations, dense, losses, optim, norm
 
 
 def _blocks(n):
@@ -67,10 +68,22 @@ class CUDABackend:
     codes : tuple of int
         ``(hidden activation, output activation, loss)`` codes.
     dtype : numpy dtype
+    dropout : sequence of float, default=None
+        Dropout rate of each hidden layer during training.
+    seed : int, default=0
+        Seed of the dropout masks.
+    norm_stats : ndarray of shape (6, n_hidden_units), default=None
+        Batch-normalisation statistics (host array; see ``CPUBackend``).
+        Training works on a device copy; :meth:`fetch_norm_stats` and the
+        session's ``finish`` bring it back.
+    norm_eps : float, default=1e-5
     """
 
-    def __init__(self, layout, codes, dtype, dropout=None, seed=0):
-        self.cuda, self.K_act, self.K_dense, self.K_loss, self.K_opt = require_cuda()
+    def __init__(self, layout, codes, dtype, dropout=None, seed=0, norm_stats=None, norm_eps=1e-5):
+        self.cuda, self.K_act, self.K_dense, self.K_loss, self.K_opt, self.K_norm = require_cuda()
+        self.norm_stats = norm_stats
+        self.norm_eps = norm_eps
+        self.d_stats = None  # the device copy of norm_stats while a fit uses it
         self.layout = layout
         self.dtype = np.dtype(dtype)
         self.codes = tuple(int(c) for c in codes)
@@ -98,11 +111,53 @@ class CUDABackend:
             bs.append(d_flat[int(lay.b_off[l]) : int(lay.b_off[l]) + n_out])
         return Ws, bs
 
+    def _norm_views(self, d_flat):
+        """Per-hidden-layer scale and shift views of a flat device buffer (batch norm)."""
+        lay = self.layout
+        gammas, betas = [], []
+        for l, start in enumerate(lay.g_off):
+            m = int(lay.units[l + 1])
+            gammas.append(d_flat[int(start) : int(start) + m])
+            betas.append(d_flat[int(start) + m : int(start) + 2 * m])
+        return gammas, betas
+
+    def _norm(self, d_theta, d_grad, hyper, train):
+        """What the passes need to normalise (None without batch norm): the device
+        statistics, scale and shift views of the parameters and of the gradient."""
+        if not self.layout.batch_norm:
+            return None
+        gammas, betas = self._norm_views(d_theta)
+        g_gammas, g_betas = self._norm_views(d_grad)
+        starts = np.concatenate(([0], np.cumsum(self.layout.units[1:-1])))
+        return {
+            "stats": self.d_stats, "gammas": gammas, "betas": betas, "g_gammas": g_gammas, "g_betas": g_betas,
+            "first": [int(h) for h in starts], "momentum": float(hyper[O.H_BN_MOMENTUM]),
+            "eps": float(hyper[O.H_BN_EPSILON]), "train": bool(train),
+        }
+
+    def upload_norm_stats(self):
+        """Put a device copy of ``norm_stats`` in ``d_stats`` (batch norm; at the start of a fit)."""
+        self.d_stats = self.cuda.to_device(self.norm_stats) if self.layout.batch_norm else None
+
+    def fetch_norm_stats(self):
+        """Copy the device's batch-normalisation statistics into ``norm_stats``."""
+        if self.d_stats is not None:
+            self.d_stats.copy_to_host(self.norm_stats)
+
+    def predict_theta(self, theta):
+        """Parameters prediction uses: with batch norm, folded with the running statistics."""
+        if self.layout.batch_norm:
+            return fold(theta, self.layout, self.norm_stats[0], self.norm_stats[1], self.norm_eps)
+        return theta
+
     def workspace(self, capacity):
-        """Device buffers for ``capacity`` rows: each layer's outputs and deltas, row losses."""
+        """Device buffers for ``capacity`` rows: each layer's outputs and deltas, row losses
+        (and, with batch norm, each hidden layer's normalised values)."""
         cuda = self.cuda
         units = [int(u) for u in self.layout.units]
         return {
+            "xhat": [cuda.device_array((capacity, u) if self.layout.batch_norm else (1, 1), dtype=self.dtype)
+                     for u in units[1:-1]],
             "acts": [cuda.device_array((capacity, u), dtype=self.dtype) for u in units[1:]],
             "deltas": [cuda.device_array((capacity, u), dtype=self.dtype) for u in units[1:]],
             "pre": [cuda.device_array((capacity, u) if self.codes[0] in NEEDS_Z else (1, 1), dtype=self.dtype)
@@ -118,10 +173,12 @@ class CUDABackend:
         grid = (max(1, -(-N // T)), max(1, -(-M // T)))
         self.K_dense.matmul_kernels[self.dtype][grid, (T, T)](A, B, C, rows, use_rows, trans_a, trans_b)
 
-    def _forward(self, d_data, rows, n, Ws, bs, work, train=False):
+    def _forward(self, d_data, rows, n, Ws, bs, work, train=False, norm=None):
         """Forward pass of the ``n`` samples ``rows`` (device array); returns the output block.
 
-        ``train`` applies dropout (with the masks of mini-batch ``self.step``).
+        ``train`` applies dropout (with the masks of mini-batch ``self.step``);
+        ``norm`` (from :meth:`_norm`) normalises the hidden layers with the
+        batch's statistics.
         """
         hidden, out_code = self.codes[0], self.codes[1]
         X, x_data, x_indices, x_indptr = d_data[0], d_data[1], d_data[2], d_data[3]
@@ -139,20 +196,31 @@ class CUDABackend:
             else:
                 self._matmul(work["acts"][l - 1][:n], Ws[l], Z, rows, False, False, False)
             code = out_code if l == L - 1 else hidden
+            bias = bs[l]
+            if norm is not None and l < L - 1:
+                threads, h = _config.CUDA_THREADS, norm["first"][l]
+                self.K_norm.batch_stats_kernel[_blocks(Z.shape[1]), threads](
+                    Z, norm["stats"], h, norm["momentum"], norm["train"]
+                )
+                self.K_norm.normalise_kernel[_blocks(Z.size), threads](
+                    Z, work["xhat"][l][:n], norm["gammas"][l], norm["stats"], h, norm["eps"]
+                )
+                bias = norm["betas"][l]
             if code == SOFTMAX:
-                self.K_act.softmax_kernel[_blocks(n), _config.CUDA_THREADS](Z, bs[l])
+                self.K_act.softmax_kernel[_blocks(n), _config.CUDA_THREADS](Z, bias)
             else:
                 keep = code in NEEDS_Z
                 pre = work["pre"][l][:n] if keep else work["pre"][l]
-                self.K_act.bias_activate_kernel[_blocks(Z.size), _config.CUDA_THREADS](Z, bs[l], code, pre, keep)
+                self.K_act.bias_activate_kernel[_blocks(Z.size), _config.CUDA_THREADS](Z, bias, code, pre, keep)
             if train and l < L - 1 and self.dropout[l] > 0:
                 self.K_act.dropout_kernel[_blocks(Z.size), _config.CUDA_THREADS](
                     Z, rows, self.seed, self.step, l, self.dropout[l]
                 )
         return work["acts"][L - 1][:n]
 
-    def _backward(self, d_data, rows, n, Ws, gWs, gbs, work):
-        """Backward pass from the output delta in ``work['deltas'][-1]``; raw gradients."""
+    def _backward(self, d_data, rows, n, Ws, gWs, gbs, work, norm=None):
+        """Backward pass from the output delta in ``work['deltas'][-1]``; raw gradients
+        (through the batch statistics of normalised hidden layers with ``norm``)."""
         X, x_data, x_indices, x_indptr = d_data[0], d_data[1], d_data[2], d_data[3]
         sparse = x_indptr.shape[0] > 0
         threads = _config.CUDA_THREADS
@@ -167,7 +235,10 @@ class CUDABackend:
                     self._matmul(X, D, gWs[0], rows, True, True, False)
             else:
                 self._matmul(work["acts"][l - 1][:n], D, gWs[l], rows, False, True, False)
-            self.K_dense.colsum_kernel[_blocks(D.shape[1]), threads](D, gbs[l])
+            if norm is not None and l < len(Ws) - 1:  # the shift replaces the bias: its gradient is 0
+                self.K_dense.fill_kernel[_blocks(D.shape[1]), threads](gbs[l], 0.0)
+            else:
+                self.K_dense.colsum_kernel[_blocks(D.shape[1]), threads](D, gbs[l])
             if l > 0:
                 D_prev = work["deltas"][l - 1][:n]
                 self._matmul(D, Ws[l], D_prev, rows, False, False, True)
@@ -181,6 +252,15 @@ class CUDABackend:
                 else:
                     self.K_act.multiply_grad_kernel[_blocks(D_prev.size), threads](
                         work["acts"][l - 1][:n], pre, D_prev, self.codes[0], use_pre
+                    )
+                if norm is not None:
+                    k, h = l - 1, norm["first"][l - 1]
+                    xhat = work["xhat"][k][:n]
+                    self.K_norm.norm_grad_sums_kernel[_blocks(D_prev.shape[1]), threads](
+                        D_prev, xhat, norm["g_gammas"][k], norm["g_betas"][k], norm["stats"], h
+                    )
+                    self.K_norm.norm_grad_kernel[_blocks(D_prev.size), threads](
+                        D_prev, xhat, norm["gammas"][k], norm["stats"], h, norm["eps"]
                     )
 
     def _loss_and_delta(self, d_data, rows, n, P, work, hyper, d_theta, sums):
@@ -232,12 +312,14 @@ class CUDABackend:
         d_grad = cuda.device_array(self.layout.size, dtype=self.dtype)
         Ws, bs = self._views(d_theta)
         gWs, gbs = self._views(d_grad)
+        self.upload_norm_stats()
 
         def loss_grad(theta, grad, hyper):
             d_theta.copy_to_device(theta)
-            P = self._forward(d_data, rows, n, Ws, bs, work)
+            norm = self._norm(d_theta, d_grad, hyper, train=False)
+            P = self._forward(d_data, rows, n, Ws, bs, work, norm=norm)
             self._loss_and_delta(d_data, rows, n, P, work, hyper, d_theta, sums)
-            self._backward(d_data, rows, n, Ws, gWs, gbs, work)
+            self._backward(d_data, rows, n, Ws, gWs, gbs, work, norm=norm)
             self._finish(d_theta, d_grad, sums, hyper)
             host = sums.copy_to_host()
             d_grad.copy_to_host(grad)
@@ -253,7 +335,7 @@ class CUDABackend:
         if n == 0:
             return out
         d_data = self.to_device(data)
-        d_theta = cuda.to_device(theta)
+        d_theta = cuda.to_device(self.predict_theta(theta))
         return self._predict_device(d_data, d_theta, out)
 
     def _predict_device(self, d_data, d_theta, out):
@@ -302,6 +384,7 @@ class CUDASession:
         self.d_sums = cuda.device_array((self.n_batches, 5), dtype=np.float64)
         self.Ws, self.bs = backend._views(self.d_theta)
         self.gWs, self.gbs = backend._views(self.d_grad)
+        backend.upload_norm_stats()
 
     def epoch(self, order, rng_state, hyper):
         """One epoch: host shuffle, one order upload, every mini-batch on the device."""
@@ -321,6 +404,7 @@ class CUDASession:
         alpha, l1, max_norm = be._penalties(hyper)
         solver = int(hyper[O.H_SOLVER])
         n_coef = be.layout.n_coef
+        norm = be._norm(self.d_theta, self.d_grad, hyper, train=True)
         for b, start in enumerate(starts):
             stop = min(start + bs, n)
             m = stop - start
@@ -328,11 +412,11 @@ class CUDASession:
             sums = self.d_sums[b]
             be.step = int(self.opt.counters[1])  # dropout masks of this mini-batch
             self.opt.counters[1] += 1
-            P = be._forward(self.d_data, rows, m, self.Ws, self.bs, self.work, train=True)
+            P = be._forward(self.d_data, rows, m, self.Ws, self.bs, self.work, train=True, norm=norm)
             be._loss_and_delta(self.d_data, rows, m, P, self.work, hyper, self.d_theta, sums)
             if batch_w[b] <= 0.0:
                 continue
-            be._backward(self.d_data, rows, m, self.Ws, self.gWs, self.gbs, self.work)
+            be._backward(self.d_data, rows, m, self.Ws, self.gWs, self.gbs, self.work, norm=norm)
             be._grad_norm(self.d_theta, self.d_grad, sums, hyper)
             if solver == O.SGD:
                 c = [hyper[O.H_LR], hyper[O.H_MOMENTUM], hyper[O.H_NESTEROV], 0.0, 0.0]
@@ -358,13 +442,20 @@ class CUDASession:
         return total / n
 
     def snapshot(self):
-        """A device copy of the current parameters."""
-        snap = self.backend.cuda.device_array_like(self.d_theta)
+        """A device copy of the current parameters (and batch-normalisation statistics)."""
+        cuda, d_stats = self.backend.cuda, self.backend.d_stats
+        snap = cuda.device_array_like(self.d_theta)
         snap.copy_to_device(self.d_theta)
-        return snap
+        stats = None
+        if d_stats is not None:
+            stats = cuda.device_array_like(d_stats)
+            stats.copy_to_device(d_stats)
+        return snap, stats
 
     def restore(self, snapshot):
-        self.d_theta.copy_to_device(snapshot)
+        self.d_theta.copy_to_device(snapshot[0])
+        if snapshot[1] is not None:
+            self.backend.d_stats.copy_to_device(snapshot[1])
 
     def predict(self, data):
         """Outputs of the current network for ``data``, the parameters staying on the device.
@@ -376,10 +467,15 @@ class CUDASession:
             return out
         if getattr(self, "_uploaded", (None,))[0] is not data:
             self._uploaded = (data, self.backend.to_device(data))
-        return self.backend._predict_device(self._uploaded[1], self.d_theta, out)
+        d_theta = self.d_theta
+        if self.backend.layout.batch_norm:  # fold the running statistics in, on the host (small)
+            self.backend.fetch_norm_stats()
+            d_theta = self.backend.cuda.to_device(self.backend.predict_theta(self.d_theta.copy_to_host()))
+        return self.backend._predict_device(self._uploaded[1], d_theta, out)
 
     def finish(self):
         """Copy the parameters and optimizer state back to the host; returns the parameters."""
         self.d_theta.copy_to_host(self.host_theta)
         self.d_moments.copy_to_host(self.opt.moments)
+        self.backend.fetch_norm_stats()
         return self.host_theta

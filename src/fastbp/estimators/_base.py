@@ -102,7 +102,7 @@ class BaseBackprop(BaseEstimator):
     def _loss_code(self):
         return LOSS_CODES[_loss_name(self.out_activation_, self._loss)]
 
-    def _network(self, layout, dtype, training=True, dropout=None, seed=0):
+    def _network(self, layout, dtype, training=True, dropout=None, seed=0, norm_stats=None):
         """Backend for a network of ``layout`` in ``dtype`` on the requested device.
 
         For training, ``device='cuda'`` without a usable GPU raises a
@@ -119,8 +119,12 @@ class BaseBackprop(BaseEstimator):
             from fastbp.backends import cuda
 
             if (device == "cuda" and training) or cuda.cuda_available():
-                return cuda.CUDABackend(layout, codes, dtype, dropout=dropout, seed=seed)
-        return CPUBackend(layout, codes, dtype, dropout=dropout, seed=seed)
+                return cuda.CUDABackend(
+                    layout, codes, dtype, dropout=dropout, seed=seed, norm_stats=norm_stats, norm_eps=self.batch_norm_epsilon
+                )
+        return CPUBackend(
+            layout, codes, dtype, dropout=dropout, seed=seed, norm_stats=norm_stats, norm_eps=self.batch_norm_epsilon
+        )
 
     def _initialize(self, y, layer_units, dtype, random_state):
         """Set the fitted attributes of a first fit and draw the initial weights."""
@@ -130,6 +134,17 @@ class BaseBackprop(BaseEstimator):
         self.n_layers_ = len(layer_units)
         self.out_activation_ = self._output_activation()
         self.coefs_, self.intercepts_ = glorot_uniform(random_state, layer_units, self.activation, dtype, self.init)
+        for name in ("batch_norm_scales_", "batch_norm_shifts_", "batch_norm_means_", "batch_norm_vars_"):
+            if hasattr(self, name):
+                delattr(self, name)
+        if self.batch_norm:  # the shift replaces a normalised layer's intercept: 0 says it is unused
+            hidden = layer_units[1:-1]
+            for b in self.intercepts_[:-1]:
+                b[:] = 0.0
+            self.batch_norm_scales_ = [np.ones(m, dtype=dtype) for m in hidden]
+            self.batch_norm_shifts_ = [np.zeros(m, dtype=dtype) for m in hidden]
+            self.batch_norm_means_ = [np.zeros(m) for m in hidden]
+            self.batch_norm_vars_ = [np.ones(m) for m in hidden]
         if self.solver in _STOCHASTIC_SOLVERS:
             self.loss_curve_ = []
             self.validation_loss_curve_ = None
@@ -165,7 +180,7 @@ class BaseBackprop(BaseEstimator):
         sample_weight = self._class_weighted(y, check_sample_weight(sample_weight, X, dtype))
         if y.ndim == 1:
             y = y.reshape((-1, 1))
-        validation = None if X_val is None else self._check_validation_set(X_val, y_val, dtype)
+        validation = None if X_val is None else self._check_validation_set(X_val, y_val, dtype, y.shape[1])
         layer_units = [X.shape[1]] + hidden + [y.shape[1]]
         if not first_pass:
             fitted_units = self._layer_units()
@@ -175,16 +190,22 @@ class BaseBackprop(BaseEstimator):
                     f"fit needs {layer_units}: hidden_layer_sizes, the number of features "
                     "or the number of outputs changed. Set warm_start=False to start anew."
                 )
+            if self.batch_norm != hasattr(self, "batch_norm_scales_"):
+                raise ValueError(
+                    f"batch_norm={self.batch_norm} but the network fitted before was trained "
+                    f"with batch_norm={not self.batch_norm}. Set warm_start=False to start anew."
+                )
         random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(y, layer_units, dtype, random_state)
         self.n_outputs_ = y.shape[1]
-        layout = Layout(layer_units)
+        layout = Layout(layer_units, batch_norm=self.batch_norm)
         rates = self._dropout_rates(len(hidden))
         # The dropout seed is drawn only when dropout is on, so the default draws stay sklearn's.
         seed = int(random_state.randint(2**31 - 1)) if any(rates) else 0
-        backend = self._network(layout, dtype, dropout=rates, seed=seed)
-        theta = layout.pack(self.coefs_, self.intercepts_, dtype)
+        stats = self._norm_stats()
+        backend = self._network(layout, dtype, dropout=rates, seed=seed, norm_stats=stats)
+        theta = self._pack(layout, dtype)
 
         with backend.limits():
             if self.solver in _STOCHASTIC_SOLVERS:
@@ -193,6 +214,11 @@ class BaseBackprop(BaseEstimator):
                 self._fit_lbfgs(backend, theta, X, y, sample_weight)
 
         self.coefs_, self.intercepts_ = layout.unpack(theta)
+        if self.batch_norm:
+            self.batch_norm_scales_, self.batch_norm_shifts_ = layout.unpack_norm(theta)
+            ends = np.cumsum(hidden)[:-1]
+            self.batch_norm_means_ = np.split(stats[0].copy(), ends) if hidden else []
+            self.batch_norm_vars_ = np.split(stats[1].copy(), ends) if hidden else []
         if not np.isfinite(theta).all():
             raise ValueError(
                 "Solver produced non-finite parameter weights. The input data may "
@@ -200,6 +226,23 @@ class BaseBackprop(BaseEstimator):
                 "StandardScaler), or the learning rate may be too large."
             )
         return self
+
+    def _pack(self, layout, dtype):
+        """The fitted parameters in one flat buffer of ``layout``."""
+        if layout.batch_norm:
+            return layout.pack(self.coefs_, self.intercepts_, dtype, self.batch_norm_scales_, self.batch_norm_shifts_)
+        return layout.pack(self.coefs_, self.intercepts_, dtype)
+
+    def _norm_stats(self):
+        """The kernels' batch-normalisation statistics array (rows 0, 1: the running
+        mean and variance of every hidden unit), or None without batch norm."""
+        if not hasattr(self, "batch_norm_means_"):
+            return None
+        means = np.concatenate(self.batch_norm_means_) if self.batch_norm_means_ else np.zeros(0)
+        stats = np.zeros((6, means.shape[0]))
+        stats[0] = means
+        stats[1] = np.concatenate(self.batch_norm_vars_) if self.batch_norm_vars_ else means
+        return stats
 
     def _hyper(self, dtype, learning_rate):
         """The float64 hyperparameter vector the kernels read."""
@@ -217,6 +260,8 @@ class BaseBackprop(BaseEstimator):
         hyper[O.H_LOSS_PARAM] = self._loss_param()
         hyper[O.H_L1] = self.l1
         hyper[O.H_MAX_NORM] = self.max_grad_norm or 0.0
+        hyper[O.H_BN_MOMENTUM] = self.batch_norm_momentum
+        hyper[O.H_BN_EPSILON] = self.batch_norm_epsilon
         if self.solver == "adamw":  # decoupled: the decay acts on the step, not in the gradient
             hyper[O.H_DECAY] = self.alpha
             hyper[O.H_ALPHA] = 0.0
@@ -265,6 +310,10 @@ class BaseBackprop(BaseEstimator):
             warnings.warn(msg, ConvergenceWarning, stacklevel=3)
         self.loss_ = float(result.fun)
         theta[:] = result.x
+        if backend.norm_stats is not None:  # predict with the statistics of the whole training set
+            evaluate(theta, grad, hyper)
+            backend.fetch_norm_stats()
+            backend.norm_stats[0:2] = backend.norm_stats[2:4]
 
     def _validation_split(self, X, y, sample_weight, random_state):
         """Hold out ``validation_fraction`` of the data exactly as scikit-learn does."""
@@ -283,10 +332,10 @@ class BaseBackprop(BaseEstimator):
             y_val = self._label_binarizer.inverse_transform(y_val)
         return X_train, y_train, sw_train, X_val, y_val, sw_val
 
-    def _check_validation_set(self, X_val, y_val, dtype):
-        """Validate a user-supplied validation set like the training data."""
+    def _check_validation_set(self, X_val, y_val, dtype, n_outputs):
+        """Validate a user-supplied validation set like the training data (``n_outputs`` targets)."""
         X_val = validate_data(self, X_val, accept_sparse=["csr", "csc"], reset=False, dtype=dtype)
-        y_val = self._check_validation_targets(y_val, X_val.shape[0])
+        y_val = self._check_validation_targets(y_val, X_val.shape[0], n_outputs)
         return X_val, y_val, None
 
     def _class_weighted(self, y, sample_weight):
@@ -471,9 +520,9 @@ class BaseBackprop(BaseEstimator):
         dtype = np.result_type(model_dtype, X.dtype)
         if dtype not in (np.float32, np.float64):
             dtype = np.float64
-        layout = Layout(self._layer_units())
-        theta = layout.pack(self.coefs_, self.intercepts_, dtype)
-        backend = self._network(layout, dtype, training=False)
+        layout = Layout(self._layer_units(), batch_norm=hasattr(self, "batch_norm_scales_"))
+        theta = self._pack(layout, dtype)
+        backend = self._network(layout, dtype, training=False, norm_stats=self._norm_stats())
         if sp.issparse(X) and X.dtype != dtype:
             X = X.astype(dtype)
         return backend.predict(as_kernel_data(X, dtype=dtype), theta)

@@ -113,6 +113,24 @@ COMMON_PARAMETERS = r"""
     max_grad_norm : float or None, default=None
         Clip the global norm of each mini-batch gradient to this value (fastbp only).
 
+    batch_norm : bool, default=False
+        Normalise every hidden layer's pre-activations with the statistics of
+        the mini-batch, then scale and shift them by learned per-unit
+        parameters (Ioffe & Szegedy, 2015); the layer's intercept is then
+        unused.  Prediction normalises with running statistics kept during
+        training.  The statistics are unweighted (sample weights weigh the
+        loss only); a mini-batch of one row leaves the running statistics
+        unchanged.  With ``solver='lbfgs'`` the statistics are those of the
+        whole training set (fastbp only).
+
+    batch_norm_momentum : float, default=0.1
+        Weight of each mini-batch's statistics in the running ones,
+        :math:`r \leftarrow (1 - \rho) r + \rho b`, in [0, 1] (PyTorch's
+        convention; fastbp only).
+
+    batch_norm_epsilon : float, default=1e-5
+        Added to the variance before its square root, > 0 (fastbp only).
+
     lr_decay : float, default=0.5
         Factor of the 'step' and 'exponential' schedules, in (0, 1] (fastbp only).
 
@@ -172,6 +190,14 @@ COMMON_ATTRIBUTES = """
 
     intercepts_ : list of ndarray of shape (n_out,)
         Bias vector of each layer.
+
+    batch_norm_scales_, batch_norm_shifts_ : list of ndarray of shape (n_units,)
+        Learned scale and shift of each hidden layer, with ``batch_norm=True``
+        (fastbp only).
+
+    batch_norm_means_, batch_norm_vars_ : list of ndarray of shape (n_units,)
+        Running mean and variance of each hidden layer's pre-activations,
+        used at prediction, with ``batch_norm=True`` (fastbp only).
 
     n_features_in_ : int
         Number of features seen during fit.

@@ -112,6 +112,9 @@ def validate_params(est):
     check_real(est, "l1", low=0)
     if est.max_grad_norm is not None:
         check_real(est, "max_grad_norm", low=0, low_open=True)
+    check_bool(est, "batch_norm")
+    check_real(est, "batch_norm_momentum", low=0, high=1)
+    check_real(est, "batch_norm_epsilon", low=0, low_open=True)
     check_real(est, "lr_decay", low=0, high=1, low_open=True)
     check_int(est, "lr_step_size", 1)
     check_int(est, "warmup_epochs", 0)

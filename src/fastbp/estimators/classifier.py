@@ -102,6 +102,9 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         dropout=0.0,
         l1=0.0,
         max_grad_norm=None,
+        batch_norm=False,
+        batch_norm_momentum=0.1,
+        batch_norm_epsilon=1e-5,
         lr_decay=0.5,
         lr_step_size=10,
         warmup_epochs=0,
@@ -140,6 +143,9 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         self.dropout = dropout
         self.l1 = l1
         self.max_grad_norm = max_grad_norm
+        self.batch_norm = batch_norm
+        self.batch_norm_momentum = batch_norm_momentum
+        self.batch_norm_epsilon = batch_norm_epsilon
         self.lr_decay = lr_decay
         self.lr_step_size = lr_step_size
         self.warmup_epochs = warmup_epochs
@@ -161,7 +167,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
     def _binarized_targets(self, y):
         return self._label_binarizer.transform(y).astype(np.float64)
 
-    def _check_validation_targets(self, y_val, n):
+    def _check_validation_targets(self, y_val, n, n_outputs):
         if self._label_binarizer.y_type_.startswith("multilabel"):
             y_val = check_array(y_val, ensure_2d=True, input_name="y_val")
         else:

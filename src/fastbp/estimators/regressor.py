@@ -100,6 +100,9 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         dropout=0.0,
         l1=0.0,
         max_grad_norm=None,
+        batch_norm=False,
+        batch_norm_momentum=0.1,
+        batch_norm_epsilon=1e-5,
         lr_decay=0.5,
         lr_step_size=10,
         warmup_epochs=0,
@@ -139,6 +142,9 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         self.dropout = dropout
         self.l1 = l1
         self.max_grad_norm = max_grad_norm
+        self.batch_norm = batch_norm
+        self.batch_norm_momentum = batch_norm_momentum
+        self.batch_norm_epsilon = batch_norm_epsilon
         self.lr_decay = lr_decay
         self.lr_step_size = lr_step_size
         self.warmup_epochs = warmup_epochs
@@ -160,14 +166,14 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         y = np.asarray(y, dtype=np.float64)
         return y.reshape(y.shape[0], -1)
 
-    def _check_validation_targets(self, y_val, n):
+    def _check_validation_targets(self, y_val, n, n_outputs):
         y_val = check_array(y_val, ensure_2d=False, dtype=np.float64, input_name="y_val")
         if y_val.ndim == 2 and y_val.shape[1] == 1:
             y_val = y_val.ravel()
         if y_val.shape[0] != n:
             raise ValueError(f"X_val and y_val have {n} and {y_val.shape[0]} samples.")
-        if (y_val.ndim == 1 and self.n_outputs_ != 1) or (y_val.ndim == 2 and y_val.shape[1] != self.n_outputs_):
-            raise ValueError(f"y_val has a different number of outputs than y ({self.n_outputs_}).")
+        if (y_val.ndim == 1 and n_outputs != 1) or (y_val.ndim == 2 and y_val.shape[1] != n_outputs):
+            raise ValueError(f"y_val has a different number of outputs than y ({n_outputs}).")
         if self.loss == "poisson" and np.any(y_val < 0):
             raise ValueError("loss='poisson' requires non-negative targets; y_val has negative values.")
         return y_val

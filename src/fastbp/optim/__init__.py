@@ -30,7 +30,9 @@ H_LOSS_PARAM = 10
 H_L1 = 11  # L1 penalty (in the gradient, like alpha)
 H_MAX_NORM = 12  # global gradient-norm clipping threshold, 0 for none
 H_DECAY = 13  # decoupled weight decay (adamw), per step: theta -= lr * decay * theta
-N_HYPER = 14
+H_BN_MOMENTUM = 14  # batch norm: weight of a mini-batch's statistics in the running ones
+H_BN_EPSILON = 15  # batch norm: added to the variance before its square root
+N_HYPER = 16
 
 
 class OptimizerState:

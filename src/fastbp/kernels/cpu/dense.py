@@ -131,12 +131,55 @@ def apply_dropout(A, rows, net, l):
 
 @_jit
 def unscale(A, net, l):
-    """Undo the dropout scale of a layer's stored output, :math:`A \leftarrow A (1 - p)`."""
+    r"""Undo the dropout scale of a layer's stored output, :math:`A \leftarrow A (1 - p)`."""
     factor = 1.0 - drop_rate(net, l)
     n, m = A.shape
     for i in range(n):
         for j in range(m):
             A[i, j] = A[i, j] * factor
+
+
+@_jit
+def linear(data, rows, theta, net, work, offsets, l):
+    r"""Layer ``l``'s product :math:`Z_{l+1} = A_l W_l` (no bias) into its block of ``work[0]``.
+
+    For ``l = 0``, :math:`A_0 = X_{rows}`: dense rows are gathered into
+    ``work[2]`` first, sparse rows are multiplied straight from CSR.
+    """
+    units = net[0]
+    acts, xbuf = work[0], work[2]
+    n = rows.shape[0]
+    W = weights(theta, net, l)
+    Z = block(acts, offsets, l + 1, n, units[l + 1])
+    if l == 0:
+        if is_sparse(data):
+            csr_rows_dot(data, rows, W, Z)
+        else:
+            A = xbuf[:n]
+            gather_rows(data[0], rows, A)
+            np.dot(A, W, Z)
+    else:
+        np.dot(block(acts, offsets, l, n, units[l]), W, Z)
+    return Z
+
+
+@_jit
+def activate(rows, b, net, work, offsets, l):
+    r""":math:`A_{l+1} = f_l(Z_{l+1} + b)` in place, then inverted dropout on a hidden layer with a rate.
+
+    :math:`f_l` is the hidden activation, or the output activation for the
+    last layer; where its derivative needs the pre-activation it is kept in
+    ``work[3]``.
+    """
+    units, codes = net[0], net[3]
+    n_layers = units.shape[0] - 1
+    n = rows.shape[0]
+    Z = block(work[0], offsets, l + 1, n, units[l + 1])
+    code = codes[1] if l == n_layers - 1 else codes[0]
+    Zpre = block(work[3], offsets, l + 1, n, units[l + 1]) if needs_z(code) else Z
+    bias_activate(Z, b, code, Zpre)
+    if l < n_layers - 1 and drop_rate(net, l) > 0.0:
+        apply_dropout(Z, rows, net, l)
 
 
 @_jit
@@ -147,30 +190,54 @@ def forward(data, rows, theta, net, work, offsets):
     :math:`A_0 = X_{rows}`, :math:`f_l` the hidden activation and, for the last
     layer, the output activation, followed by inverted dropout on hidden
     layers with a rate (training only: prediction passes rates of 0).  The
-    outputs land in ``work[0]`` at ``offsets``; dense input rows are gathered
-    into ``work[2]``.
+    outputs land in ``work[0]`` at ``offsets`` (:func:`linear`, :func:`activate`).
     """
-    units, codes = net[0], net[3]
-    acts, xbuf, pre = work[0], work[2], work[3]
-    n_layers = units.shape[0] - 1
+    for l in range(net[0].shape[0] - 1):
+        linear(data, rows, theta, net, work, offsets, l)
+        activate(rows, bias(theta, net, l), net, work, offsets, l)
+
+
+@_jit
+def layer_grads(data, rows, grad, net, work, offsets, l):
+    r"""Layer ``l``'s raw gradient from its delta :math:`D_l`: :math:`G_{W_l} = A_l^T D_l`,
+    :math:`G_{b_l} = \sum_i D_{l,i}`."""
+    units = net[0]
+    acts, deltas, xbuf = work[0], work[1], work[2]
     n = rows.shape[0]
-    for l in range(n_layers):
-        W = weights(theta, net, l)
-        Z = block(acts, offsets, l + 1, n, units[l + 1])
-        if l == 0:
-            if is_sparse(data):
-                csr_rows_dot(data, rows, W, Z)
-            else:
-                A = xbuf[:n]
-                gather_rows(data[0], rows, A)
-                np.dot(A, W, Z)
+    D = block(deltas, offsets, l + 1, n, units[l + 1])
+    GW = weights(grad, net, l)
+    if l == 0:
+        if is_sparse(data):
+            csr_rows_tdot(data, rows, D, GW)
         else:
-            np.dot(block(acts, offsets, l, n, units[l]), W, Z)
-        code = codes[1] if l == n_layers - 1 else codes[0]
-        Zpre = block(pre, offsets, l + 1, n, units[l + 1]) if needs_z(code) else Z
-        bias_activate(Z, bias(theta, net, l), code, Zpre)
-        if l < n_layers - 1 and drop_rate(net, l) > 0.0:
-            apply_dropout(Z, rows, net, l)
+            np.dot(xbuf[:n].T, D, GW)
+    else:
+        np.dot(block(acts, offsets, l, n, units[l]).T, D, GW)
+    gb = bias(grad, net, l)
+    gb[:] = 0.0
+    for i in range(n):
+        for j in range(D.shape[1]):
+            gb[j] += D[i, j]
+
+
+@_jit
+def propagate(rows, theta, net, work, offsets, l):
+    r"""The delta of the layer below, :math:`D_{l-1} = (D_l W_l^T) \odot f'(A_l)` (``l >= 1``),
+    through dropout where it is on."""
+    units, codes = net[0], net[3]
+    acts, deltas = work[0], work[1]
+    n = rows.shape[0]
+    D = block(deltas, offsets, l + 1, n, units[l + 1])
+    D_prev = block(deltas, offsets, l, n, units[l])
+    np.dot(D, weights(theta, net, l).T, D_prev)
+    A = block(acts, offsets, l, n, units[l])
+    Zpre = block(work[3], offsets, l, n, units[l]) if needs_z(codes[0]) else A
+    dropped = drop_rate(net, l - 1) > 0.0
+    if dropped:  # A (scaled by dropout) is not needed any more: unscale it in place
+        unscale(A, net, l - 1)
+    multiply_grad(A, Zpre, D_prev, codes[0])
+    if dropped:
+        apply_dropout(D_prev, rows, net, l - 1)
 
 
 @_jit
@@ -178,40 +245,11 @@ def backward(data, rows, theta, grad, net, work, offsets):
     r"""Back-propagate the output delta and write the raw gradient.
 
     Expects ``work[1]``'s last block to hold the output delta :math:`D_L`.
-    For each layer from the last, :math:`G_{W_l} = A_l^T D_l`,
-    :math:`G_{b_l} = \sum_i D_{l,i}` and
-    :math:`D_{l-1} = (D_l W_l^T) \odot f'(A_l)` (through dropout where it is
-    on).  Penalties and the division by the weight sum are left to
+    For each layer from the last, :func:`layer_grads` then :func:`propagate`.
+    Penalties and the division by the weight sum are left to
     :mod:`fastbp.kernels.cpu.optim`.
     """
-    units, codes = net[0], net[3]
-    acts, deltas, xbuf = work[0], work[1], work[2]
-    n_layers = units.shape[0] - 1
-    n = rows.shape[0]
-    for l in range(n_layers - 1, -1, -1):
-        D = block(deltas, offsets, l + 1, n, units[l + 1])
-        GW = weights(grad, net, l)
-        if l == 0:
-            if is_sparse(data):
-                csr_rows_tdot(data, rows, D, GW)
-            else:
-                np.dot(xbuf[:n].T, D, GW)
-        else:
-            A = block(acts, offsets, l, n, units[l])
-            np.dot(A.T, D, GW)
-        gb = bias(grad, net, l)
-        gb[:] = 0.0
-        for i in range(n):
-            for j in range(D.shape[1]):
-                gb[j] += D[i, j]
+    for l in range(net[0].shape[0] - 2, -1, -1):
+        layer_grads(data, rows, grad, net, work, offsets, l)
         if l > 0:
-            D_prev = block(deltas, offsets, l, n, units[l])
-            np.dot(D, weights(theta, net, l).T, D_prev)
-            A = block(acts, offsets, l, n, units[l])
-            Zpre = block(work[3], offsets, l, n, units[l]) if needs_z(codes[0]) else A
-            dropped = drop_rate(net, l - 1) > 0.0
-            if dropped:  # A (scaled by dropout) is not needed any more: unscale it in place
-                unscale(A, net, l - 1)
-            multiply_grad(A, Zpre, D_prev, codes[0])
-            if dropped:
-                apply_dropout(D_prev, rows, net, l - 1)
+            propagate(rows, theta, net, work, offsets, l)

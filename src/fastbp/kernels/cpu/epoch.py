@@ -32,30 +32,44 @@ def thread_work(work, t):
     return (work[0][t], work[1][t], work[2][t], work[3][t])
 
 
+#: Stage code of the loss and output delta (shared with :mod:`fastbp.kernels.cpu.norm`).
+LOSS_STAGE = 5
+
+
+@_jit
+def loss_and_delta(t, data, own, sums, net, w, offsets, hyper):
+    """Loss and weight sums of the rows ``own`` into ``sums[t]``, and their output delta.
+
+    Expects the forward pass done on thread workspace ``w``.
+    """
+    units, codes = net[0], net[3]
+    n_layers = units.shape[0] - 1
+    n_out = units[n_layers]
+    m = own.shape[0]
+    P = block(w[0], offsets, n_layers, m, n_out)
+    param = hyper[O.H_LOSS_PARAM]
+    loss_sum, sw_sum = weighted_loss_sum(P, data[4], own, data[5], codes[2], hyper[O.H_CLIP_EPS], param)
+    sums[t, 0] = loss_sum
+    sums[t, 1] = sw_sum
+    D = block(w[1], offsets, n_layers, m, n_out)
+    output_delta(P, data[4], own, data[5], hyper[O.H_OUT_SCALE], codes[2], param, D)
+
+
 @_jit
 def thread_block(t, data, rows, theta, parts, sums, net, work, hyper):
     """Thread ``t``'s share of :func:`block_pass` (kept out of the parallel loop:
     a small parfor body compiles in a fraction of the time)."""
-    units, codes = net[0], net[3]
-    n_layers = units.shape[0] - 1
-    n_out = units[n_layers]
+    units = net[0]
     n = rows.shape[0]
     n_threads = parts.shape[0]
     r0 = t * n // n_threads
     r1 = (t + 1) * n // n_threads
     if r1 > r0:
         own = rows[r0:r1]
-        m = r1 - r0
         w = thread_work(work, t)
-        offsets = layer_offsets(units, m)
+        offsets = layer_offsets(units, r1 - r0)
         forward(data, own, theta, net, w, offsets)
-        P = block(w[0], offsets, n_layers, m, n_out)
-        param = hyper[O.H_LOSS_PARAM]
-        loss_sum, sw_sum = weighted_loss_sum(P, data[4], own, data[5], codes[2], hyper[O.H_CLIP_EPS], param)
-        sums[t, 0] = loss_sum
-        sums[t, 1] = sw_sum
-        D = block(w[1], offsets, n_layers, m, n_out)
-        output_delta(P, data[4], own, data[5], hyper[O.H_OUT_SCALE], codes[2], param, D)
+        loss_and_delta(t, data, own, sums, net, w, offsets, hyper)
         backward(data, own, theta, parts[t], net, w, offsets)
     else:
         sums[t, 0] = 0.0
@@ -96,9 +110,15 @@ def batch_loss_grad(data, rows, theta, grad, parts, net, work, hyper):
     with :math:`\ell` from :func:`fastbp.kernels.cpu.losses.normalised_loss`; the
     gradient of every weight and bias is written to ``grad``.
     """
-    units, codes = net[0], net[3]
     sums = np.zeros((parts.shape[0], 2))
     block_pass(data, rows, theta, parts, sums, net, work, hyper)
+    return finish_batch(theta, grad, parts, sums, net, hyper)
+
+
+@_jit
+def finish_batch(theta, grad, parts, sums, net, hyper):
+    """The batch loss, and its full gradient in ``grad``, from a pass's per-thread results."""
+    units, codes = net[0], net[3]
     loss_sum, sw_sum = batch_totals(sums)
     n_coef = net[2][0]
     if sw_sum == 0.0:
@@ -111,10 +131,21 @@ def batch_loss_grad(data, rows, theta, grad, parts, net, work, hyper):
 
 
 @_jit
+def train_step(theta, parts, sums, opt, net, hyper):
+    """The optimizer step after a pass; returns the batch loss (0 for a batch without weight)."""
+    units, codes = net[0], net[3]
+    loss_sum, sw_sum = batch_totals(sums)
+    if sw_sum > 0.0:
+        n_coef = net[2][0]
+        sq, ab = weight_norms(theta, n_coef)  # the loss is that of the weights before the step
+        update(theta, parts, opt[0], hyper, opt[1], n_coef, sw_sum)
+        return normalised_loss(loss_sum, sw_sum, units[units.shape[0] - 1], codes[2]) + penalty(hyper, sq, ab, sw_sum)
+    return 0.0
+
+
+@_jit
 def penalty(hyper, sq, ab, sw_sum):
-    r"""Regularisation part of the loss, :math:`(lpha \lVert W 
-Vert_2^2 / 2 + \lambda_1 \lVert W 
-Vert_1) / \sum w`."""
+    r"""Regularisation part of the loss, :math:`(\alpha \lVert W \rVert_2^2 / 2 + \lambda_1 \lVert W \rVert_1) / \sum w`."""
     return (0.5 * hyper[O.H_ALPHA] * sq + hyper[O.H_L1] * ab) / sw_sum
 
 
@@ -153,9 +184,6 @@ def run_epoch(data, order, rng_state, theta, parts, opt, net, work, hyper, batch
         the number of samples (scikit-learn's ``loss_``).  Batches whose
         weights are all 0 teach nothing and are skipped.
     """
-    units, codes = net[0], net[3]
-    n_outputs = units[units.shape[0] - 1]
-    n_coef = net[2][0]
     n = order.shape[0]
     key, pos = rng_state
     if key.shape[0] > 0:
@@ -167,12 +195,7 @@ def run_epoch(data, order, rng_state, theta, parts, opt, net, work, hyper, batch
         net[4][1] = opt[1][1]  # dropout masks are drawn for this mini-batch step
         opt[1][1] += 1
         block_pass(data, order[start:stop], theta, parts, sums, net, work, hyper)
-        loss_sum, sw_sum = batch_totals(sums)
-        if sw_sum > 0.0:
-            sq, ab = weight_norms(theta, n_coef)  # the loss is that of the weights before the step
-            update(theta, parts, opt[0], hyper, opt[1], n_coef, sw_sum)
-            loss = normalised_loss(loss_sum, sw_sum, n_outputs, codes[2]) + penalty(hyper, sq, ab, sw_sum)
-            accumulated += loss * (stop - start)
+        accumulated += train_step(theta, parts, sums, opt, net, hyper) * (stop - start)
     return accumulated / n
 
 
