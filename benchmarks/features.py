@@ -33,6 +33,7 @@ VARIANTS = {
     "max_grad_norm=1": {"max_grad_norm": 1.0},
     "solver=adamw": {"solver": "adamw"},
     "activation=gelu": {"activation": "gelu"},
+    "batch_norm=True": {"batch_norm": True},
 }
 
 

@@ -13,64 +13,70 @@ import numpy as np
 
 from fastbp import _config
 
+_inline = numba.njit(inline="always", **_config.JIT_OPTIONS)
 _jit = numba.njit(**_config.JIT_OPTIONS)
 
 _N = 624
 _M = 397
-_MATRIX_A = np.uint64(0x9908B0DF)
-_UPPER = np.uint64(0x80000000)
-_LOWER = np.uint64(0x7FFFFFFF)
-_MASK32 = np.uint64(0xFFFFFFFF)
+_MATRIX_A = np.uint32(0x9908B0DF)
+_UPPER = np.uint32(0x80000000)
+_LOWER = np.uint32(0x7FFFFFFF)
+_ONE = np.uint32(1)
+
+
+@_inline
+def _mix(upper, lower, far):
+    """One word of the twist: ``far ^ (y >> 1) ^ (MATRIX_A if y is odd)``, ``y`` joining two words' bits."""
+    y = (upper & _UPPER) | (lower & _LOWER)
+    return far ^ (y >> _ONE) ^ ((_ONE + ~(y & _ONE)) & _MATRIX_A)
 
 
 @_jit
 def _twist(key):
-    """Regenerate the 624 words of the MT19937 state."""
-    for i in range(_N):
-        y = (np.uint64(key[i]) & _UPPER) | (np.uint64(key[(i + 1) % _N]) & _LOWER)
-        v = np.uint64(key[(i + _M) % _N]) ^ (y >> np.uint64(1))
-        if y & np.uint64(1):
-            v ^= _MATRIX_A
-        key[i] = np.uint32(v & _MASK32)
+    """Regenerate the 624 words of the MT19937 state (three loops, no index wrap-around)."""
+    for i in range(_N - _M):
+        key[i] = _mix(key[i], key[i + 1], key[i + _M])
+    for i in range(_N - _M, _N - 1):
+        key[i] = _mix(key[i], key[i + 1], key[i + _M - _N])
+    key[_N - 1] = _mix(key[_N - 1], key[0], key[_M - 1])
 
 
-@_jit
-def next_uint32(key, pos):
-    """Next 32-bit output of the generator; ``pos[0]`` is the state position."""
-    if pos[0] >= _N:
-        _twist(key)
-        pos[0] = 0
-    y = np.uint64(key[pos[0]])
-    pos[0] += 1
-    y ^= y >> np.uint64(11)
-    y ^= (y << np.uint64(7)) & np.uint64(0x9D2C5680)
-    y ^= (y << np.uint64(15)) & np.uint64(0xEFC60000)
-    y ^= y >> np.uint64(18)
-    return y & _MASK32
-
-
-@_jit
-def bounded(key, pos, high):
-    """Uniform integer in ``[0, high]`` by masked rejection (``high < 2**32``)."""
-    if high == 0:
-        return 0
-    mask = np.uint64(high)
-    mask |= mask >> np.uint64(1)
-    mask |= mask >> np.uint64(2)
-    mask |= mask >> np.uint64(4)
-    mask |= mask >> np.uint64(8)
-    mask |= mask >> np.uint64(16)
-    while True:
-        value = next_uint32(key, pos) & mask
-        if value <= np.uint64(high):
-            return np.int64(value)
+@_inline
+def _temper(y):
+    """MT19937's output tempering of one state word."""
+    y ^= y >> np.uint32(11)
+    y ^= (y << np.uint32(7)) & np.uint32(0x9D2C5680)
+    y ^= (y << np.uint32(15)) & np.uint32(0xEFC60000)
+    y ^= y >> np.uint32(18)
+    return y
 
 
 @_jit
 def shuffle(a, key, pos):
-    """Shuffle ``a`` in place exactly as ``RandomState.shuffle`` would."""
+    """Shuffle ``a`` in place exactly as ``RandomState.shuffle`` would.
+
+    Fisher-Yates from the end; each index is drawn in ``[0, i]`` by masked
+    rejection sampling of 32-bit outputs.  ``key`` (uint32, 624 words) and
+    ``pos[0]`` are the generator's state, advanced in place.
+    """
+    p = pos[0]
     for i in range(a.shape[0] - 1, 0, -1):
-        j = bounded(key, pos, i)
+        mask = np.uint32(i)
+        mask |= mask >> np.uint32(1)
+        mask |= mask >> np.uint32(2)
+        mask |= mask >> np.uint32(4)
+        mask |= mask >> np.uint32(8)
+        mask |= mask >> np.uint32(16)
+        while True:
+            if p >= _N:
+                _twist(key)
+                p = 0
+            value = _temper(key[p]) & mask
+            p += 1
+            if value <= np.uint32(i):
+                break
+        j = np.int64(value)
         tmp = a[i]
         a[i] = a[j]
         a[j] = tmp
+    pos[0] = p
