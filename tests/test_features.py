@@ -202,6 +202,24 @@ class Recorder:
         return False
 
 
+def test_partial_fit_walks_through_the_schedule(digits):
+    X, y = digits
+    seen = []
+
+    class Record:
+        def on_epoch_end(self, estimator, epoch, logs):
+            seen.append(logs["learning_rate"])
+
+    clf = BackpropClassifier(learning_rate="step", lr_decay=0.5, lr_step_size=1, learning_rate_init=0.01,
+                             warmup_epochs=1, callbacks=[Record()], random_state=0)
+    for _ in range(4):
+        clf.partial_fit(X, y, classes=np.unique(y))
+    np.testing.assert_allclose(seen, [0.01 * 0.5, 0.01 * 0.5, 0.01 * 0.25, 0.01 * 0.125])  # warmup, then decay
+    from fastbp.optim.schedules import epoch_factor
+
+    assert epoch_factor("cosine", 12, 10, 0.5, 10, 0) == 0.0  # past max_iter: held at the end
+
+
 @pytest.mark.parametrize("solver", ["sgd", "adam", "adamw", "rmsprop"])
 def test_schedules_drive_every_solver(digits, solver):
     X, y = digits

@@ -391,9 +391,12 @@ class BaseBackprop(BaseEstimator):
 
         try:
             self.n_iter_ = 0
+            # Schedules count the epochs of this fit, or, with partial_fit, every epoch so far.
+            first_epoch = len(self.loss_curve_) if incremental else 0
             for epoch in range(self.max_iter):
                 hyper[O.H_LR] = opt.learning_rate * epoch_factor(
-                    self.learning_rate, epoch, self.max_iter, self.lr_decay, self.lr_step_size, self.warmup_epochs
+                    self.learning_rate, first_epoch + epoch, self.max_iter, self.lr_decay, self.lr_step_size,
+                    self.warmup_epochs,
                 )
                 loss = session.epoch(order, rng_state, hyper)
 

@@ -29,7 +29,9 @@ COMMON_PARAMETERS = r"""
         fastbp, SGD only in scikit-learn).  fastbp adds, for every stochastic
         solver: 'cosine' annealing over ``max_iter`` epochs, 'step'
         (times ``lr_decay`` every ``lr_step_size`` epochs), 'exponential'
-        (times ``lr_decay`` each epoch) and 'one_cycle'.
+        (times ``lr_decay`` each epoch) and 'one_cycle'.  These count the
+        epochs of each ``fit`` from 0; successive ``partial_fit`` calls (one
+        epoch each) walk through them.
 
     learning_rate_init : float, default=0.001
         Initial learning rate (stochastic solvers).

@@ -3,7 +3,9 @@
 scikit-learn's ``'constant'``, ``'invscaling'`` and ``'adaptive'`` live in
 :class:`fastbp.optim.OptimizerState`; the schedules here multiply the rate it
 holds by a factor that depends only on the epoch, so they compose with any
-solver.  Epochs are counted from 0 within each ``fit`` call.
+solver.  Epochs are counted from 0 within each ``fit`` call; ``partial_fit``
+(one epoch per call) counts every epoch trained so far, so its calls walk
+through the schedule.
 """
 
 import math
@@ -25,8 +27,8 @@ def epoch_factor(schedule, epoch, max_iter, lr_decay, lr_step_size, warmup_epoch
     With ``warmup_epochs`` = :math:`w > 0`, the factor is further multiplied by
     :math:`(e + 1) / (w + 1)` during the first :math:`w` epochs.
     """
-    if schedule == "cosine":
-        factor = 0.5 * (1.0 + math.cos(math.pi * epoch / max_iter))
+    if schedule == "cosine":  # held at 0 past max_iter (partial_fit can go on)
+        factor = 0.5 * (1.0 + math.cos(math.pi * min(epoch, max_iter) / max_iter))
     elif schedule == "step":
         factor = lr_decay ** (epoch // lr_step_size)
     elif schedule == "exponential":
