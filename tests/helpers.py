@@ -71,3 +71,14 @@ class Net:
         with self.backend.limits():
             loss = self.backend.full_batch(data)(theta, grad, self.hyper(alpha, out_scale))
         return loss, grad
+
+
+def finite_differences(net, X, y, sw, theta, alpha, h=1e-6):
+    """Central differences of ``net``'s full-batch loss at ``theta``, one parameter at a time."""
+    fd = np.empty_like(theta)
+    for k in range(theta.size):
+        plus, minus = theta.copy(), theta.copy()
+        plus[k] += h
+        minus[k] -= h
+        fd[k] = (net.loss_grad(X, y, sw, plus, alpha)[0] - net.loss_grad(X, y, sw, minus, alpha)[0]) / (2 * h)
+    return fd

@@ -11,20 +11,10 @@ from sklearn.datasets import load_digits
 
 from fastbp import BackpropClassifier, BackpropRegressor
 from fastbp.backends.cpu import thread_limits
-from helpers import LOSS_PAIRS, Net, make_problem
+from helpers import LOSS_PAIRS, Net, finite_differences, make_problem
 import reference
 
 UNITS = [5, 7, 4, 3]
-
-
-def finite_differences(net, X, y, sw, theta, alpha, h=1e-6):
-    fd = np.empty_like(theta)
-    for k in range(theta.size):
-        plus, minus = theta.copy(), theta.copy()
-        plus[k] += h
-        minus[k] -= h
-        fd[k] = (net.loss_grad(X, y, sw, plus, alpha)[0] - net.loss_grad(X, y, sw, minus, alpha)[0]) / (2 * h)
-    return fd
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

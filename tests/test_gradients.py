@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 
 from fastbp.backends.cpu import as_kernel_data
-from helpers import LOSS_PAIRS, Net, make_problem
+from helpers import LOSS_PAIRS, Net, finite_differences, make_problem
 import reference
 
 from fastbp.nn.activations import ACTIVATION_CODES
@@ -25,13 +25,7 @@ def test_gradient_matches_finite_differences(activation, loss, out, kind, dtype)
     net64 = Net([5, 7, 4, 3], activation, out, loss, np.float64)
     X64, y64, sw64 = (a.astype(np.float64) for a in (X, y, sw))
     theta = net.theta.astype(np.float64)
-    h = 1e-6
-    fd = np.empty_like(theta)
-    for k in range(theta.size):
-        plus, minus = theta.copy(), theta.copy()
-        plus[k] += h
-        minus[k] -= h
-        fd[k] = (net64.loss_grad(X64, y64, sw64, plus, alpha)[0] - net64.loss_grad(X64, y64, sw64, minus, alpha)[0]) / (2 * h)
+    fd = finite_differences(net64, X64, y64, sw64, theta, alpha)
     if loss in ("absolute_error", "quantile"):
         # kinks: differences across a tie are meaningless; the problem has none
         assert not np.any(np.isclose(net64.backend.predict(as_kernel_data(X64, dtype=np.float64), theta), y64, atol=1e-5))
@@ -51,13 +45,7 @@ def test_exact_squared_error_gradient_with_output_scale(activation):
     net = Net([5, 6, 3], activation, "identity", "squared_error", np.float64)
     scale = 1.0 / y.shape[1]
     loss_value, grad = net.loss_grad(X, y, sw, alpha=0.1, out_scale=scale)
-    h = 1e-6
-    fd = np.empty_like(net.theta)
-    for k in range(net.theta.size):
-        plus, minus = net.theta.copy(), net.theta.copy()
-        plus[k] += h
-        minus[k] -= h
-        fd[k] = (net.loss_grad(X, y, sw, plus, 0.1)[0] - net.loss_grad(X, y, sw, minus, 0.1)[0]) / (2 * h)
+    fd = finite_differences(net, X, y, sw, net.theta, 0.1)
     np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
 
 

@@ -33,6 +33,16 @@ import math
 
 import numpy as np
 
+# Rows of the (6, n_hidden_units) float64 statistics array both backends keep:
+# running mean and variance (what prediction uses), the current mini-batch's
+# mean and biased variance, and its means of g and g * xhat (backward pass).
+RUN_MEAN = 0
+RUN_VAR = 1
+MEAN = 2
+VAR = 3
+MEAN_G = 4
+MEAN_GX = 5
+
 
 def inv_std(var, eps):
     r""":math:`1 / \sqrt{\sigma^2 + \epsilon}`."""

@@ -32,6 +32,7 @@ from fastbp.kernels.cpu.dense import activate, block, layer_grads, layer_offsets
 from fastbp.kernels.cpu.epoch import LOSS_STAGE, finish_batch, loss_and_delta, thread_work, train_step
 from fastbp.kernels.cpu.rng import shuffle
 from fastbp.nn import norm as norm_math
+from fastbp.nn.norm import MEAN, MEAN_G, MEAN_GX, RUN_MEAN, RUN_VAR, VAR
 
 _inline = numba.njit(inline="always", **_config.JIT_OPTIONS)
 _jit = numba.njit(**_config.JIT_OPTIONS)
@@ -47,14 +48,6 @@ VARIANCE = 1
 NORMALISE = 2
 GRADS = 3
 NORM_GRAD = 4
-
-# Rows of the statistics array.
-RUN_MEAN = 0
-RUN_VAR = 1
-MEAN = 2
-VAR = 3
-MEAN_G = 4
-MEAN_GX = 5
 
 
 @_jit

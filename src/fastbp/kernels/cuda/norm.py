@@ -12,19 +12,13 @@ the device for the whole fit; ``h`` is the first column of the layer's units.
 from numba import cuda
 
 from fastbp.nn import norm as norm_math
+from fastbp.nn.norm import MEAN, MEAN_G, MEAN_GX, RUN_MEAN, RUN_VAR, VAR
 
 _device = cuda.jit(device=True)
 
 inv_std = _device(norm_math.inv_std)
 normalised_grad = _device(norm_math.normalised_grad)
 running_update = _device(norm_math.running_update)
-
-RUN_MEAN = 0
-RUN_VAR = 1
-MEAN = 2
-VAR = 3
-MEAN_G = 4
-MEAN_GX = 5
 
 
 @cuda.jit
