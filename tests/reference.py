@@ -71,19 +71,25 @@ def loss_and_grad(X, y, sw, coefs, intercepts, activation, out, loss, alpha, out
     return value, gW, gb
 
 
-def forward_batch_norm(X, coefs, scales, shifts, intercept_out, activation, out, eps, stats=None):
+def forward_batch_norm(X, coefs, scales, shifts, intercept_out, activation, out, eps, stats=None, sw=None):
     """Layer outputs with every hidden layer batch-normalised.
 
-    Without ``stats``, the statistics of the rows of X (training); with
-    ``stats = (means, variances)``, those (prediction).  Returns the outputs
-    and the batch means and (biased) variances of every hidden layer.
+    Without ``stats``, the statistics of the rows of X weighted by ``sw``
+    (training); with ``stats = (means, variances)``, those (prediction).
+    Returns the outputs and the batch means and (biased) variances of every
+    hidden layer.
     """
     f = HIDDEN[activation][0]
     a = X
+    w = np.ones(X.shape[0]) if sw is None else sw
     means, variances = [], []
     for i, W in enumerate(coefs[:-1]):
         z = a @ W
-        mean, var = (z.mean(axis=0), z.var(axis=0)) if stats is None else (stats[0][i], stats[1][i])
+        if stats is None:
+            mean = np.average(z, axis=0, weights=w)
+            var = np.average((z - mean) ** 2, axis=0, weights=w)
+        else:
+            mean, var = stats[0][i], stats[1][i]
         means.append(mean)
         variances.append(var)
         a = f(scales[i] * (z - mean) / np.sqrt(var + eps) + shifts[i])

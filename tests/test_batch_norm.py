@@ -8,6 +8,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 
 from fastbp import BackpropClassifier, BackpropRegressor
 from fastbp.backends.cpu import thread_limits
@@ -52,7 +53,9 @@ def test_statistics_and_loss_match_the_numpy_reference_for_any_thread_count(n_th
     value, grad = net.loss_grad(X, y, sw, alpha=0.0)
     coefs, intercepts = net.layout.unpack(net.theta)
     scales, shifts = net.layout.unpack_norm(net.theta)
-    P, means, variances = reference.forward_batch_norm(X, coefs, scales, shifts, intercepts[-1], "tanh", "softmax", 1e-5)
+    P, means, variances = reference.forward_batch_norm(
+        X, coefs, scales, shifts, intercepts[-1], "tanh", "softmax", 1e-5, sw=sw
+    )
     assert value == pytest.approx(reference.data_loss(y, P, "log_loss", sw), rel=1e-12)
     np.testing.assert_allclose(net.norm_stats[2], np.concatenate(means), rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(net.norm_stats[3], np.concatenate(variances), rtol=1e-12)
@@ -94,7 +97,7 @@ def test_lbfgs_predicts_with_the_statistics_of_the_training_set():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_running_statistics_follow_the_momentum_recursion(dtype):
     """With a negligible learning rate, the running statistics are the momentum
-    recursion over the mini-batches' means and unbiased variances."""
+    recursion over the mini-batches' means and variances."""
     rng = np.random.RandomState(0)
     X = rng.normal(2.0, 3.0, size=(50, 4)).astype(dtype)
     y = rng.normal(size=50).astype(dtype)
@@ -109,17 +112,33 @@ def test_running_statistics_follow_the_momentum_recursion(dtype):
         for start in range(0, 50, batch):
             z = Z[start : start + batch]
             mean = (1 - momentum) * mean + momentum * z.mean(axis=0)
-            var = (1 - momentum) * var + momentum * z.var(axis=0, ddof=1)
+            var = (1 - momentum) * var + momentum * z.var(axis=0)
     rtol = 1e-7 if dtype == np.float64 else 2e-5
     np.testing.assert_allclose(reg.batch_norm_means_[0], mean, rtol=rtol)
     np.testing.assert_allclose(reg.batch_norm_vars_[0], var, rtol=rtol)
+
+
+def test_sample_weights_count_like_repeated_samples():
+    """The statistics are weighted: weight 2 is the sample twice, weight 0 the sample left out
+    (full-batch L-BFGS, so the batches are the same data)."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(1.0, 2.0, size=(40, 4))
+    y = rng.normal(size=40)
+    sw = rng.randint(0, 3, size=40)
+    kwargs = dict(hidden_layer_sizes=(5,), solver="lbfgs", batch_norm=True, max_iter=20, random_state=0)
+    with pytest.warns(Warning):
+        weighted = BackpropRegressor(**kwargs).fit(X, y, sample_weight=sw)
+        repeated = BackpropRegressor(**kwargs).fit(np.repeat(X, sw, axis=0), np.repeat(y, sw))
+    np.testing.assert_allclose(weighted.batch_norm_means_[0], repeated.batch_norm_means_[0], rtol=1e-7)
+    np.testing.assert_allclose(weighted.batch_norm_vars_[0], repeated.batch_norm_vars_[0], rtol=1e-7)
+    np.testing.assert_allclose(weighted.predict(X), repeated.predict(X), rtol=1e-6, atol=1e-9)
 
 
 def test_a_batch_of_one_row_leaves_the_running_statistics_alone():
     X = np.random.RandomState(1).normal(size=(5, 3))
     y = np.arange(5.0)
     reg = BackpropRegressor(hidden_layer_sizes=(4,), batch_norm=True, batch_size=1, max_iter=2, shuffle=False, random_state=0)
-    with pytest.warns(Warning):
+    with pytest.warns(UserWarning, match="mini-batches of one sample"), pytest.warns(ConvergenceWarning):
         reg.fit(X, y)
     np.testing.assert_array_equal(reg.batch_norm_means_[0], 0.0)
     np.testing.assert_array_equal(reg.batch_norm_vars_[0], 1.0)

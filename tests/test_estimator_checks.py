@@ -5,6 +5,11 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from fastbp import BackpropClassifier, BackpropRegressor
 
 
-@parametrize_with_checks([BackpropClassifier(max_iter=100), BackpropRegressor(max_iter=100)])
+@parametrize_with_checks([
+    BackpropClassifier(max_iter=100),
+    BackpropRegressor(max_iter=100),
+    BackpropClassifier(max_iter=100, batch_norm=True),
+    BackpropRegressor(max_iter=100, batch_norm=True),
+])
 def test_sklearn_compatible(estimator, check):
     check(estimator)

@@ -200,7 +200,7 @@ class CUDABackend:
             if norm is not None and l < L - 1:
                 threads, h = _config.CUDA_THREADS, norm["first"][l]
                 self.K_norm.batch_stats_kernel[_blocks(Z.shape[1]), threads](
-                    Z, norm["stats"], h, norm["momentum"], norm["train"]
+                    Z, rows, d_data[5], norm["stats"], h, norm["momentum"], norm["train"]
                 )
                 self.K_norm.normalise_kernel[_blocks(Z.size), threads](
                     Z, work["xhat"][l][:n], norm["gammas"][l], norm["stats"], h, norm["eps"]
@@ -257,10 +257,10 @@ class CUDABackend:
                     k, h = l - 1, norm["first"][l - 1]
                     xhat = work["xhat"][k][:n]
                     self.K_norm.norm_grad_sums_kernel[_blocks(D_prev.shape[1]), threads](
-                        D_prev, xhat, norm["g_gammas"][k], norm["g_betas"][k], norm["stats"], h
+                        D_prev, xhat, rows, d_data[5], norm["g_gammas"][k], norm["g_betas"][k], norm["stats"], h
                     )
                     self.K_norm.norm_grad_kernel[_blocks(D_prev.size), threads](
-                        D_prev, xhat, norm["gammas"][k], norm["stats"], h, norm["eps"]
+                        D_prev, xhat, rows, d_data[5], norm["gammas"][k], norm["stats"], h, norm["eps"]
                     )
 
     def _loss_and_delta(self, d_data, rows, n, P, work, hyper, d_theta, sums):

@@ -372,6 +372,13 @@ class BaseBackprop(BaseEstimator):
                     stacklevel=4,
                 )
             batch_size = int(np.clip(self.batch_size, 1, n_samples))
+        if self.batch_norm and batch_size == 1:
+            warnings.warn(
+                "batch_norm=True with mini-batches of one sample: each hidden unit is normalised "
+                "to 0, so nothing below the output layer can learn. Use a larger batch_size.",
+                UserWarning,
+                stacklevel=4,
+            )
 
         session = backend.session(as_kernel_data(X, self._train_targets(y), sample_weight, dtype), theta, opt, batch_size)
         restore = early_stopping or self.restore_best_weights

@@ -120,15 +120,17 @@ COMMON_PARAMETERS = r"""
         the mini-batch, then scale and shift them by learned per-unit
         parameters (Ioffe & Szegedy, 2015); the layer's intercept is then
         unused.  Prediction normalises with running statistics kept during
-        training.  The statistics are unweighted (sample weights weigh the
-        loss only); a mini-batch of one row leaves the running statistics
-        unchanged.  With ``solver='lbfgs'`` the statistics are those of the
-        whole training set (fastbp only).
+        training.  The statistics are weighted by ``sample_weight`` (a weight
+        of 2 counts a sample twice, as everywhere in scikit-learn); a
+        mini-batch of one row leaves the running statistics unchanged.  With
+        ``solver='lbfgs'`` the statistics are those of the whole training set
+        (fastbp only).
 
     batch_norm_momentum : float, default=0.1
         Weight of each mini-batch's statistics in the running ones,
         :math:`r \leftarrow (1 - \rho) r + \rho b`, in [0, 1] (PyTorch's
-        convention; fastbp only).
+        convention; the running variance follows the batch variance as it
+        is, as in Keras; fastbp only).
 
     batch_norm_epsilon : float, default=1e-5
         Added to the variance before its square root, > 0 (fastbp only).

@@ -1,32 +1,35 @@
 r"""Batch normalisation of the hidden layers: the formulas, written once.
 
 A normalised hidden layer computes, for the pre-activations :math:`z_{ij} =
-(A W)_{ij}` of a mini-batch of :math:`n` rows,
+(A W)_{ij}` of a mini-batch whose rows carry the sample weights :math:`w_i`
+(all 1 without ``sample_weight``), :math:`W = \sum_i w_i`,
 
 .. math::
-    \mu_j = \frac{1}{n} \sum_i z_{ij}, \qquad
-    \sigma_j^2 = \frac{1}{n} \sum_i (z_{ij} - \mu_j)^2, \qquad
+    \mu_j = \frac{1}{W} \sum_i w_i z_{ij}, \qquad
+    \sigma_j^2 = \frac{1}{W} \sum_i w_i (z_{ij} - \mu_j)^2, \qquad
     \hat x_{ij} = \frac{z_{ij} - \mu_j}{\sqrt{\sigma_j^2 + \epsilon}}, \qquad
     y_{ij} = \gamma_j \hat x_{ij} + \beta_j,
 
 and feeds :math:`y` to its activation.  The layer's own bias is not used (the
-shift :math:`\beta` takes its place).  The statistics are those of the rows
-of the mini-batch, unweighted (as in PyTorch and Keras; sample weights weigh
-the loss, not the statistics).  Backpropagation through the statistics, with
-:math:`g_{ij} = \partial J / \partial y_{ij}`:
+shift :math:`\beta` takes its place).  Weighting the statistics keeps
+scikit-learn's meaning of a sample weight: a weight of 2 is the sample twice,
+a weight of 0 is the sample left out (a batch whose weights are all 0 has
+statistics 0 and teaches nothing).  Backpropagation through the statistics,
+with :math:`g_{ij} = \partial J / \partial y_{ij}`:
 
 .. math::
     \frac{\partial J}{\partial \beta_j} = \sum_i g_{ij}, \qquad
     \frac{\partial J}{\partial \gamma_j} = \sum_i g_{ij} \hat x_{ij}, \qquad
     \frac{\partial J}{\partial z_{ij}} = \frac{\gamma_j}{\sqrt{\sigma_j^2 + \epsilon}}
-    \Big(g_{ij} - \frac{1}{n}\frac{\partial J}{\partial \beta_j}
-    - \frac{\hat x_{ij}}{n}\frac{\partial J}{\partial \gamma_j}\Big).
+    \Big(g_{ij} - \frac{w_i}{W}\frac{\partial J}{\partial \beta_j}
+    - \hat x_{ij} \frac{w_i}{W}\frac{\partial J}{\partial \gamma_j}\Big).
 
 Training keeps running statistics, :math:`m \leftarrow (1 - \rho) m + \rho
-\mu` and :math:`v \leftarrow (1 - \rho) v + \rho \frac{n}{n-1} \sigma^2`
-(PyTorch's convention, :math:`\rho` the momentum; a mini-batch of one row has
-no variance and leaves them unchanged).  Prediction normalises with them, an
-affine map that :func:`fold` merges into the layer's weights and bias.
+\mu` and :math:`v \leftarrow (1 - \rho) v + \rho \sigma^2` (:math:`\rho` the
+momentum, PyTorch's convention; the batch variance as it is, as Keras keeps
+it; a mini-batch of one row, or of weight 0, leaves them unchanged).
+Prediction normalises with them, an affine map that :func:`fold` merges into
+the layer's weights and bias.
 """
 
 import math
@@ -51,7 +54,7 @@ def inv_std(var, eps):
 
 def normalised_grad(g, xhat, scale, mean_g, mean_gx):
     r""":math:`\partial J / \partial z` of one element, ``scale`` :math:`= \gamma / \sqrt{\sigma^2 + \epsilon}`,
-    ``mean_g`` :math:`= \frac{1}{n} \partial J / \partial \beta`, ``mean_gx`` :math:`= \frac{1}{n} \partial J / \partial \gamma`."""
+    ``mean_g`` :math:`= \frac{w_i}{W} \partial J / \partial \beta`, ``mean_gx`` :math:`= \frac{w_i}{W} \partial J / \partial \gamma`."""
     return scale * (g - mean_g - xhat * mean_gx)
 
 

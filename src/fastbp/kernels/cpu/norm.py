@@ -17,9 +17,9 @@ statistics fold into the weights (:func:`fastbp.nn.norm.fold`).
 The ``norm`` tuple is ``(g_off, stats, col, xhat)``: the offsets of each
 hidden layer's scale in the flat parameters (its shift follows), a float64
 ``(6, H)`` array over the ``H`` hidden units (rows: running mean, running
-variance, batch mean, batch variance, and the batch's :math:`\frac{1}{n}\sum
-g` and :math:`\frac{1}{n}\sum g \hat x`), float64 per-thread column sums
-``(T, max width)``, and the per-thread normalised values :math:`\hat x`
+variance, batch mean, batch variance, and the batch's :math:`\sum_i g_i / W`
+and :math:`\sum_i g_i \hat x_i / W`, :math:`W` its weight sum), float64
+per-thread column sums ``(T, max width)``, and the per-thread normalised values :math:`\hat x`
 (laid out like the activations).
 """
 
@@ -96,8 +96,9 @@ def stage_thread(stage, l, t, data, rows, theta, parts, sums, net, work, norm, h
             for j in range(width):
                 col[t, j] = 0.0
             for i in range(m):
+                wi = data[5][own[i]]
                 for j in range(width):
-                    col[t, j] += Z[i, j]
+                    col[t, j] += wi * Z[i, j]
         else:
             activate(own, theta[net[2][l] : net[2][l] + width], net, w, offsets, l)
     elif stage == VARIANCE:
@@ -105,9 +106,10 @@ def stage_thread(stage, l, t, data, rows, theta, parts, sums, net, work, norm, h
         for j in range(width):
             col[t, j] = 0.0
         for i in range(m):
+            wi = data[5][own[i]]
             for j in range(width):
                 d = Z[i, j] - stats[MEAN, h + j]
-                col[t, j] += d * d
+                col[t, j] += wi * (d * d)
     elif stage == NORMALISE:
         Z = block(w[0], offsets, l + 1, m, width)
         Xh = block(xhat[t], offsets, l + 1, m, width)
@@ -152,8 +154,9 @@ def stage_thread(stage, l, t, data, rows, theta, parts, sums, net, work, norm, h
         for j in range(width):
             scale[j] = gamma[j] * inv_std(stats[VAR, h + j], hyper[O.H_BN_EPSILON])
         for i in range(m):
+            wi = data[5][own[i]]
             for j in range(width):
-                G[i, j] = normalised_grad(G[i, j], Xh[i, j], scale[j], mean_g[j], mean_gx[j])
+                G[i, j] = normalised_grad(G[i, j], Xh[i, j], scale[j], wi * mean_g[j], wi * mean_gx[j])
 
 
 @_pjit
@@ -187,6 +190,11 @@ def normed_pass(data, rows, theta, parts, sums, net, work, norm, hyper, train):
     n_layers = units.shape[0] - 1
     n = rows.shape[0]
     momentum = hyper[O.H_BN_MOMENTUM]
+    w_sum = 0.0
+    for i in range(n):
+        w_sum += data[5][rows[i]]
+    inv_w = 1.0 / w_sum if w_sum > 0.0 else 0.0  # no weight: statistics 0, nothing learned either
+    update_running = train and n > 1 and w_sum > 0.0
     for l in range(n_layers):
         stage_pass(LINEAR, l, data, rows, theta, parts, sums, net, work, norm, hyper)
         if is_normalised(net, l):
@@ -194,15 +202,15 @@ def normed_pass(data, rows, theta, parts, sums, net, work, norm, hyper, train):
             h = first_unit(units, l)
             total = column_totals(col, width)
             for j in range(width):
-                stats[MEAN, h + j] = total[j] / n
+                stats[MEAN, h + j] = total[j] * inv_w
             stage_pass(VARIANCE, l, data, rows, theta, parts, sums, net, work, norm, hyper)
             total = column_totals(col, width)
             for j in range(width):
-                var = total[j] / n
+                var = total[j] * inv_w
                 stats[VAR, h + j] = var
-                if train and n > 1:
+                if update_running:
                     stats[RUN_MEAN, h + j] = running_update(stats[RUN_MEAN, h + j], stats[MEAN, h + j], momentum)
-                    stats[RUN_VAR, h + j] = running_update(stats[RUN_VAR, h + j], var * n / (n - 1), momentum)
+                    stats[RUN_VAR, h + j] = running_update(stats[RUN_VAR, h + j], var, momentum)
             stage_pass(NORMALISE, l, data, rows, theta, parts, sums, net, work, norm, hyper)
     stage_pass(LOSS_STAGE, n_layers - 1, data, rows, theta, parts, sums, net, work, norm, hyper)
     for l in range(n_layers - 1, -1, -1):
@@ -217,8 +225,8 @@ def normed_pass(data, rows, theta, parts, sums, net, work, norm, hyper, train):
                 for t in range(parts.shape[0]):
                     g_sum += parts[t, g_off[k] + width + j]
                     gx_sum += parts[t, g_off[k] + j]
-                stats[MEAN_G, h + j] = g_sum / n
-                stats[MEAN_GX, h + j] = gx_sum / n
+                stats[MEAN_G, h + j] = g_sum * inv_w
+                stats[MEAN_GX, h + j] = gx_sum * inv_w
             stage_pass(NORM_GRAD, k, data, rows, theta, parts, sums, net, work, norm, hyper)
 
 
