@@ -120,10 +120,10 @@ class BaseBackprop(BaseEstimator):
 
             if (device == "cuda" and training) or cuda.cuda_available():
                 return cuda.CUDABackend(
-                    layout, codes, dtype, dropout=dropout, seed=seed, norm_stats=norm_stats, norm_eps=self.batch_norm_epsilon
+                    layout, codes, dtype, dropout=dropout, seed=seed, norm_stats=norm_stats, norm_eps=getattr(self, "batch_norm_epsilon", 1e-5)
                 )
         return CPUBackend(
-            layout, codes, dtype, dropout=dropout, seed=seed, norm_stats=norm_stats, norm_eps=self.batch_norm_epsilon
+            layout, codes, dtype, dropout=dropout, seed=seed, norm_stats=norm_stats, norm_eps=getattr(self, "batch_norm_epsilon", 1e-5)
         )
 
     def _initialize(self, y, layer_units, dtype, random_state):
