@@ -89,33 +89,50 @@ def _write_gradient(theta, g, grad, penalised, a, l1, inv):
         grad[k] = finished(g[k], theta[k], penalised, a, l1, inv)
 
 
-# The update loop takes slices and runs prange over their whole length: a
+# The update loops take slices and run prange over their whole length: a
 # prange with a start offset does not vectorise (measured 9x slower).  One
-# loop serves every solver (the solver test is loop-invariant, LLVM unswitches
-# it): one parallel function to compile instead of three.
-@_pjit
-def _step_range(theta, g, m, v, c, penalised, solver):
-    a, l1, inv, lr = c[0], c[1], c[2], c[3]
+# loop body serves every solver (the solver test is loop-invariant, LLVM
+# unswitches it).
+@_inline
+def _step_one(theta, m, v, k, gk, th, c, penalised, solver):
+    """Update parameter ``k`` from its finished gradient ``gk`` (constants ``c``, see :func:`update`)."""
+    lr = c[3]
     c4, c5, c6, c7, c8, c9 = c[4], c[5], c[6], c[7], c[8], c[9]
+    if solver == O.SGD:  # c4 momentum, c5 nesterov
+        vk = c4 * m[k] - lr * gk
+        m[k] = vk
+        theta[k] = th + (c4 * vk - lr * gk if c5 != 0 else vk)
+    elif solver == O.RMSPROP:  # c4 rho, c5 1 - rho, c6 epsilon
+        vk = c4 * v[k] + c5 * (gk * gk)
+        v[k] = vk
+        theta[k] = th - lr * gk / (np.sqrt(vk) + c6)
+    else:  # Adam / AdamW: c4 beta1, c5 1 - beta1, c6 beta2, c7 1 - beta2, c8 epsilon, c9 decay
+        mk = c4 * m[k] + c5 * gk
+        vk = c6 * v[k] + c7 * (gk * gk)
+        m[k] = mk
+        v[k] = vk
+        if penalised:
+            th = th - c9 * th
+        theta[k] = th - lr * mk / (np.sqrt(vk) + c8)
+
+
+@_pjit
+def _step_range(theta, g0, g1, m, v, c, penalised, solver, two):
+    """Step every parameter of the slice from the raw gradient: ``g0 + g1`` with ``two`` (two
+    threads' parts, reduced in this same pass), else ``g0`` alone (``g1`` unread)."""
     for k in numba.prange(theta.shape[0]):
         th = theta[k]
-        gk = finished(g[k], th, penalised, a, l1, inv)
-        if solver == O.SGD:  # c4 momentum, c5 nesterov
-            vk = c4 * m[k] - lr * gk
-            m[k] = vk
-            theta[k] = th + (c4 * vk - lr * gk if c5 != 0 else vk)
-        elif solver == O.RMSPROP:  # c4 rho, c5 1 - rho, c6 epsilon
-            vk = c4 * v[k] + c5 * (gk * gk)
-            v[k] = vk
-            theta[k] = th - lr * gk / (np.sqrt(vk) + c6)
-        else:  # Adam / AdamW: c4 beta1, c5 1 - beta1, c6 beta2, c7 1 - beta2, c8 epsilon, c9 decay
-            mk = c4 * m[k] + c5 * gk
-            vk = c6 * v[k] + c7 * (gk * gk)
-            m[k] = mk
-            v[k] = vk
-            if penalised:
-                th = th - c9 * th
-            theta[k] = th - lr * mk / (np.sqrt(vk) + c8)
+        g = g0[k] + g1[k] if two else g0[k]
+        _step_one(theta, m, v, k, finished(g, th, penalised, c[0], c[1], c[2]), th, c, penalised, solver)
+
+
+@_jit
+def _step_serial(theta, g0, g1, m, v, c, penalised, solver, two):
+    """:func:`_step_range` on the calling thread (the biases: too few for a parallel region to pay)."""
+    for k in range(theta.shape[0]):
+        th = theta[k]
+        g = g0[k] + g1[k] if two else g0[k]
+        _step_one(theta, m, v, k, finished(g, th, penalised, c[0], c[1], c[2]), th, c, penalised, solver)
 
 
 @_jit
@@ -166,9 +183,15 @@ def update(theta, parts, state, hyper, counters, n_coef, sw_sum):
     :math:`v \leftarrow \rho v + (1-\rho) g^2`,
     :math:`\theta \leftarrow \theta - \eta g / (\sqrt v + \epsilon)`.
     """
-    sum_parts(parts)
-    g = parts[0]
-    inv = _scale(theta, g, n_coef, hyper, sw_sum)
+    # Two threads' parts are reduced inside the step; otherwise (or to clip, which needs the
+    # norm of the reduced gradient first) they are summed into parts[0] beforehand.
+    two = parts.shape[0] == 2 and hyper[O.H_MAX_NORM] <= 0.0
+    g0, g1 = parts[0], parts[parts.shape[0] - 1]
+    if two:
+        inv = 1.0 / sw_sum
+    else:
+        sum_parts(parts)
+        inv = _scale(theta, g0, n_coef, hyper, sw_sum)
     solver = np.int64(hyper[O.H_SOLVER])
     lr = hyper[O.H_LR]
     if solver == O.SGD:
@@ -186,5 +209,5 @@ def update(theta, parts, state, hyper, counters, n_coef, sw_sum):
         extra = (b1, 1.0 - b1, b2, 1.0 - b2, hyper[O.H_EPSILON], decay)
     c = constants(theta, (hyper[O.H_ALPHA], hyper[O.H_L1], inv, lr) + extra)
     m, v = state[0], state[1]
-    _step_range(theta[:n_coef], g[:n_coef], m[:n_coef], v[:n_coef], c, True, solver)
-    _step_range(theta[n_coef:], g[n_coef:], m[n_coef:], v[n_coef:], c, False, solver)
+    _step_range(theta[:n_coef], g0[:n_coef], g1[:n_coef], m[:n_coef], v[:n_coef], c, True, solver, two)
+    _step_serial(theta[n_coef:], g0[n_coef:], g1[n_coef:], m[n_coef:], v[n_coef:], c, False, solver, two)
