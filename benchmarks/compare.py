@@ -171,10 +171,10 @@ def main(argv=None):
         gflops = w.flops_per_epoch(X.shape[0]) / 1e9
         rows.append((name, X.shape, med, spread, gflops, mem))
         print(f"\n{name}: {X.shape[0]} x {X.shape[1]}, hidden {w.hidden}, batch {w.batch_size}, {w.task}")
-        print(f"  {'':8s}{'s/epoch':>10s}{'min':>9s}{'max':>9s}{'GFLOP/s':>9s}")
+        print(f"  {'':8s}{'ms/epoch':>10s}{'min':>10s}{'max':>10s}{'GFLOP/s':>9s}")
         for key in runners:
             lo, hi = spread[key]
-            print(f"  {key:8s}{med[key]:10.4f}{lo:9.4f}{hi:9.4f}{gflops / med[key]:9.1f}")
+            print(f"  {key:8s}{med[key] * 1e3:10.3f}{lo * 1e3:10.3f}{hi * 1e3:10.3f}{gflops / med[key]:9.1f}")
         ratio = lambda k: med[k] / med["fastbp"]
         line = f"  fastbp speed-up: vs sklearn {ratio('sklearn'):.2f}x"
         if "torch" in med:
