@@ -376,3 +376,27 @@ def test_readonly_memmap_input(digits, tmp_path):
     a = BackpropClassifier(max_iter=3, random_state=0).fit(Xm, y)
     b = BackpropClassifier(max_iter=3, random_state=0).fit(X, y)
     np.testing.assert_array_equal(a.coefs_[0], b.coefs_[0])
+
+
+@pytest.mark.parametrize("labels", [
+    np.arange(60) % 3,                                   # multiclass ints
+    np.arange(60) % 2,                                   # binary
+    np.array(["b", "a", "c"] * 20, dtype=object),        # strings
+    np.array(["no", "yes"] * 30),                        # binary strings
+    (np.arange(60) % 4) - 1.0,                           # integral float labels
+])
+def test_direct_one_hot_is_label_binarizers(labels):
+    """The fast one-hot path gives exactly LabelBinarizer's array; unseen labels fall back to it."""
+    from sklearn.preprocessing import LabelBinarizer
+
+    clf = BackpropClassifier()
+    clf._label_binarizer = LabelBinarizer().fit(labels)
+    expected = clf._label_binarizer.transform(labels).astype(bool)
+    got = clf._one_hot(labels)
+    assert got.dtype == bool and got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+    subset = labels[labels != labels[0]]  # a class missing: still the fitted columns
+    np.testing.assert_array_equal(clf._one_hot(subset), clf._label_binarizer.transform(subset).astype(bool))
+    if labels.dtype.kind in "iu":
+        unseen = np.append(labels[:5], labels.max() + 7)
+        np.testing.assert_array_equal(clf._one_hot(unseen), clf._label_binarizer.transform(unseen).astype(bool))

@@ -165,7 +165,23 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         return y * (1.0 - eps) + eps / k
 
     def _binarized_targets(self, y):
-        return self._label_binarizer.transform(y).astype(np.float64)
+        return self._one_hot(y).astype(np.float64)
+
+    def _one_hot(self, y):
+        """``self._label_binarizer.transform(y)`` as booleans, computed directly for the common
+        case (1-D binary or multiclass labels, all seen at fit): the same array, without
+        re-inferring the target type on every fit and epoch."""
+        binarizer = self._label_binarizer
+        if binarizer.y_type_ in ("binary", "multiclass") and np.ndim(y) == 1 and len(y):
+            classes = binarizer.classes_
+            index = np.minimum(np.searchsorted(classes, y), len(classes) - 1)
+            if np.array_equal(classes[index], y):
+                if binarizer.y_type_ == "binary":
+                    return (index == 1).reshape(-1, 1)
+                out = np.zeros((len(y), len(classes)), dtype=bool)
+                out[np.arange(len(y)), index] = True
+                return out
+        return binarizer.transform(y).astype(bool)
 
     def _check_validation_targets(self, y_val, n, n_outputs):
         if self._label_binarizer.y_type_.startswith("multilabel"):
@@ -240,8 +256,7 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
                     )
             elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
                 raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. 'y' has {classes}.")
-        y = self._label_binarizer.transform(y).astype(bool)
-        return X, y
+        return X, self._one_hot(y)
 
     def _predict_from_output(self, output):
         if self.n_outputs_ == 1:
