@@ -18,7 +18,7 @@ from threadpoolctl import ThreadpoolController
 from fastbp import _config
 from fastbp.kernels.cpu import epoch as K
 from fastbp.nn.activations import NEEDS_Z
-from fastbp.nn.norm import fold
+from fastbp.nn.norm import prediction_parameters
 
 
 def as_kernel_data(X, Y=None, sample_weight=None, dtype=np.float64):
@@ -215,8 +215,7 @@ class CPUBackend:
         """
         n = data[4].shape[0]
         out = np.empty((n, int(self.layout.units[-1])), dtype=self.dtype)
-        if self.layout.batch_norm:  # prediction normalises with the running statistics
-            theta = fold(theta, self.layout, self.norm_stats[0], self.norm_stats[1], self.norm_eps)
+        theta = prediction_parameters(theta, self.layout, self.norm_stats, self.norm_eps)
         if n:
             chunk = min(-(-n // self.n_threads), _config.PREDICT_CHUNK)
             work = self.workspace(chunk * self.n_threads)

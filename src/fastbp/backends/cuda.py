@@ -21,7 +21,7 @@ from fastbp import _config
 from fastbp import optim as O
 from fastbp.nn.activations import NEEDS_Z, SOFTMAX
 from fastbp.nn.losses import SQUARED_ERROR
-from fastbp.nn.norm import fold
+from fastbp.nn.norm import prediction_parameters
 
 
 def cuda_available():
@@ -145,10 +145,8 @@ class CUDABackend:
             self.d_stats.copy_to_host(self.norm_stats)
 
     def predict_theta(self, theta):
-        """Parameters prediction uses: with batch norm, folded with the running statistics."""
-        if self.layout.batch_norm:
-            return fold(theta, self.layout, self.norm_stats[0], self.norm_stats[1], self.norm_eps)
-        return theta
+        """Parameters prediction uses (:func:`fastbp.nn.norm.prediction_parameters`)."""
+        return prediction_parameters(theta, self.layout, self.norm_stats, self.norm_eps)
 
     def workspace(self, capacity):
         """Device buffers for ``capacity`` rows: each layer's outputs and deltas, row losses

@@ -98,3 +98,11 @@ def fold(theta, layout, running_mean, running_var, eps):
         out[layout.b_off[l] : layout.b_off[l] + m] = shifts[l] - factor * running_mean[start : start + m]
         start += m
     return out
+
+
+def prediction_parameters(theta, layout, stats, eps):
+    """``theta`` as prediction uses it: folded with the running statistics (rows 0 and 1 of
+    ``stats``) when ``layout`` is batch-normalised, unchanged otherwise."""
+    if not layout.batch_norm:
+        return theta
+    return fold(theta, layout, stats[RUN_MEAN], stats[RUN_VAR], eps)
