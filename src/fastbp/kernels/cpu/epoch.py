@@ -86,7 +86,7 @@ def block_pass(data, rows, theta, parts, sums, net, work, hyper):
     (:func:`fastbp.kernels.cpu.losses.weighted_loss_sum`) to ``sums[t]``.
     """
     for t in numba.prange(parts.shape[0]):
-        thread_block(t, data, rows, theta, parts, sums, net, work, hyper)
+        thread_block(np.int64(t), data, rows, theta, parts, sums, net, work, hyper)
 
 
 @_jit
@@ -215,7 +215,7 @@ def predict(data, theta, net, work, out):
     n_chunks = (n + chunk - 1) // chunk
     rows = np.arange(n)
     for t in numba.prange(n_threads):
-        w = thread_work(work, t)
+        w = thread_work(work, np.int64(t))
         for c in range(t, n_chunks, n_threads):
             start = c * chunk
             stop = min(start + chunk, n)

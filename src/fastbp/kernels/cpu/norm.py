@@ -43,6 +43,8 @@ normalised_grad = _inline(norm_math.normalised_grad)
 running_update = _inline(norm_math.running_update)
 
 # Stages of the layer-by-layer pass (LOSS_STAGE comes from the epoch module).
+# Callers pass them as ``np.int64(code)``: a bare constant reaches the callee
+# as a literal type, and Numba would compile the parallel stage once per code.
 LINEAR = 0
 VARIANCE = 1
 NORMALISE = 2
@@ -163,7 +165,7 @@ def stage_thread(stage, l, t, data, rows, theta, parts, sums, net, work, norm, h
 def stage_pass(stage, l, data, rows, theta, parts, sums, net, work, norm, hyper):
     """One stage for every thread's block of rows: one parallel region."""
     for t in numba.prange(parts.shape[0]):
-        stage_thread(stage, l, t, data, rows, theta, parts, sums, net, work, norm, hyper)
+        stage_thread(stage, l, np.int64(t), data, rows, theta, parts, sums, net, work, norm, hyper)
 
 
 @_jit
@@ -196,14 +198,14 @@ def normed_pass(data, rows, theta, parts, sums, net, work, norm, hyper, train):
     inv_w = 1.0 / w_sum if w_sum > 0.0 else 0.0  # no weight: statistics 0, nothing learned either
     update_running = train and n > 1 and w_sum > 0.0
     for l in range(n_layers):
-        stage_pass(LINEAR, l, data, rows, theta, parts, sums, net, work, norm, hyper)
+        stage_pass(np.int64(LINEAR), l, data, rows, theta, parts, sums, net, work, norm, hyper)
         if is_normalised(net, l):
             width = units[l + 1]
             h = first_unit(units, l)
             total = column_totals(col, width)
             for j in range(width):
                 stats[MEAN, h + j] = total[j] * inv_w
-            stage_pass(VARIANCE, l, data, rows, theta, parts, sums, net, work, norm, hyper)
+            stage_pass(np.int64(VARIANCE), l, data, rows, theta, parts, sums, net, work, norm, hyper)
             total = column_totals(col, width)
             for j in range(width):
                 var = total[j] * inv_w
@@ -211,10 +213,10 @@ def normed_pass(data, rows, theta, parts, sums, net, work, norm, hyper, train):
                 if update_running:
                     stats[RUN_MEAN, h + j] = running_update(stats[RUN_MEAN, h + j], stats[MEAN, h + j], momentum)
                     stats[RUN_VAR, h + j] = running_update(stats[RUN_VAR, h + j], var, momentum)
-            stage_pass(NORMALISE, l, data, rows, theta, parts, sums, net, work, norm, hyper)
-    stage_pass(LOSS_STAGE, n_layers - 1, data, rows, theta, parts, sums, net, work, norm, hyper)
+            stage_pass(np.int64(NORMALISE), l, data, rows, theta, parts, sums, net, work, norm, hyper)
+    stage_pass(np.int64(LOSS_STAGE), n_layers - 1, data, rows, theta, parts, sums, net, work, norm, hyper)
     for l in range(n_layers - 1, -1, -1):
-        stage_pass(GRADS, l, data, rows, theta, parts, sums, net, work, norm, hyper)
+        stage_pass(np.int64(GRADS), l, data, rows, theta, parts, sums, net, work, norm, hyper)
         if l > 0:
             k = l - 1
             width = units[l]
@@ -227,7 +229,7 @@ def normed_pass(data, rows, theta, parts, sums, net, work, norm, hyper, train):
                     gx_sum += parts[t, g_off[k] + j]
                 stats[MEAN_G, h + j] = g_sum * inv_w
                 stats[MEAN_GX, h + j] = gx_sum * inv_w
-            stage_pass(NORM_GRAD, k, data, rows, theta, parts, sums, net, work, norm, hyper)
+            stage_pass(np.int64(NORM_GRAD), k, data, rows, theta, parts, sums, net, work, norm, hyper)
 
 
 @_jit
@@ -235,7 +237,7 @@ def batch_loss_grad_normed(data, rows, theta, grad, parts, net, work, norm, hype
     """:func:`fastbp.kernels.cpu.epoch.batch_loss_grad` with normalised hidden layers
     (batch statistics of ``rows``; running statistics untouched)."""
     sums = np.zeros((parts.shape[0], 2))
-    normed_pass(data, rows, theta, parts, sums, net, work, norm, hyper, False)
+    normed_pass(data, rows, theta, parts, sums, net, work, norm, hyper, np.bool_(False))
     return finish_batch(theta, grad, parts, sums, net, hyper)
 
 
@@ -256,6 +258,6 @@ def run_epoch_normed(data, order, rng_state, theta, parts, opt, net, work, norm,
         stop = min(start + batch_size, n)
         net[4][1] = opt[1][1]  # dropout masks are drawn for this mini-batch step
         opt[1][1] += 1
-        normed_pass(data, order[start:stop], theta, parts, sums, net, work, norm, hyper, True)
+        normed_pass(data, order[start:stop], theta, parts, sums, net, work, norm, hyper, np.bool_(True))
         accumulated += train_step(theta, parts, sums, opt, net, hyper) * (stop - start)
     return accumulated / n

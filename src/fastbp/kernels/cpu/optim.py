@@ -65,28 +65,30 @@ def sum_parts(parts):
         _add(parts[0], parts[t])
 
 
+# Weights and biases run through the same loops; the biases' penalty
+# constants (alpha, l1, AdamW's decay) are 0, which leaves their values
+# unchanged bit for bit (p + 0 th + 0 = p).  A literal True/False flag instead
+# would compile every loop twice, once per literal (measured 0.4 s cold).
 @_inline
-def finished(p, th, penalised, a, l1, inv):
+def finished(p, th, a, l1, inv):
     """The gradient of one parameter from its raw sum ``p`` (see the module docstring)."""
-    if penalised:
-        l1_term = l1 if th > 0 else (-l1 if th < 0 else l1 * 0)
-        p = p + a * th + l1_term
-    return p * inv
+    l1_term = l1 if th > 0 else (-l1 if th < 0 else l1 * 0)
+    return (p + a * th + l1_term) * inv
 
 
 @_pjit
-def _norm_sq(theta, g, penalised, a, l1, inv):
+def _norm_sq(theta, g, a, l1, inv):
     total = 0.0
     for k in numba.prange(theta.shape[0]):
-        x = np.float64(finished(g[k], theta[k], penalised, a, l1, inv))
+        x = np.float64(finished(g[k], theta[k], a, l1, inv))
         total += x * x
     return total
 
 
 @_pjit
-def _write_gradient(theta, g, grad, penalised, a, l1, inv):
+def _write_gradient(theta, g, grad, a, l1, inv):
     for k in numba.prange(theta.shape[0]):
-        grad[k] = finished(g[k], theta[k], penalised, a, l1, inv)
+        grad[k] = finished(g[k], theta[k], a, l1, inv)
 
 
 # The update loops take slices and run prange over their whole length: a
@@ -94,7 +96,7 @@ def _write_gradient(theta, g, grad, penalised, a, l1, inv):
 # loop body serves every solver (the solver test is loop-invariant, LLVM
 # unswitches it).
 @_inline
-def _step_one(theta, m, v, k, gk, th, c, penalised, solver):
+def _step_one(theta, m, v, k, gk, th, c, solver):
     """Update parameter ``k`` from its finished gradient ``gk`` (constants ``c``, see :func:`update`)."""
     lr = c[3]
     c4, c5, c6, c7, c8, c9 = c[4], c[5], c[6], c[7], c[8], c[9]
@@ -111,28 +113,27 @@ def _step_one(theta, m, v, k, gk, th, c, penalised, solver):
         vk = c6 * v[k] + c7 * (gk * gk)
         m[k] = mk
         v[k] = vk
-        if penalised:
-            th = th - c9 * th
+        th = th - c9 * th
         theta[k] = th - lr * mk / (np.sqrt(vk) + c8)
 
 
 @_pjit
-def _step_range(theta, g0, g1, m, v, c, penalised, solver, two):
+def _step_range(theta, g0, g1, m, v, c, solver, two):
     """Step every parameter of the slice from the raw gradient: ``g0 + g1`` with ``two`` (two
     threads' parts, reduced in this same pass), else ``g0`` alone (``g1`` unread)."""
     for k in numba.prange(theta.shape[0]):
         th = theta[k]
         g = g0[k] + g1[k] if two else g0[k]
-        _step_one(theta, m, v, k, finished(g, th, penalised, c[0], c[1], c[2]), th, c, penalised, solver)
+        _step_one(theta, m, v, k, finished(g, th, c[0], c[1], c[2]), th, c, solver)
 
 
 @_jit
-def _step_serial(theta, g0, g1, m, v, c, penalised, solver, two):
+def _step_serial(theta, g0, g1, m, v, c, solver, two):
     """:func:`_step_range` on the calling thread (the biases: too few for a parallel region to pay)."""
     for k in range(theta.shape[0]):
         th = theta[k]
         g = g0[k] + g1[k] if two else g0[k]
-        _step_one(theta, m, v, k, finished(g, th, penalised, c[0], c[1], c[2]), th, c, penalised, solver)
+        _step_one(theta, m, v, k, finished(g, th, c[0], c[1], c[2]), th, c, solver)
 
 
 @_jit
@@ -141,10 +142,10 @@ def _scale(theta, g, n_coef, hyper, sw_sum):
     inv = 1.0 / sw_sum
     max_norm = hyper[O.H_MAX_NORM]
     if max_norm > 0.0:
-        c = constants(theta, (hyper[O.H_ALPHA], hyper[O.H_L1], inv))
+        c = constants(theta, (hyper[O.H_ALPHA], hyper[O.H_L1], inv, 0.0))
         norm = math.sqrt(
-            _norm_sq(theta[:n_coef], g[:n_coef], True, c[0], c[1], c[2])
-            + _norm_sq(theta[n_coef:], g[n_coef:], False, c[0], c[1], c[2])
+            _norm_sq(theta[:n_coef], g[:n_coef], c[0], c[1], c[2])
+            + _norm_sq(theta[n_coef:], g[n_coef:], c[3], c[3], c[2])  # biases: no penalty
         )
         if norm > max_norm:
             inv *= max_norm / norm
@@ -157,9 +158,9 @@ def reduce_gradient(theta, parts, grad, n_coef, hyper, sw_sum):
     sum_parts(parts)
     g = parts[0]
     inv = _scale(theta, g, n_coef, hyper, sw_sum)
-    c = constants(theta, (hyper[O.H_ALPHA], hyper[O.H_L1], inv))
-    _write_gradient(theta[:n_coef], g[:n_coef], grad[:n_coef], True, c[0], c[1], c[2])
-    _write_gradient(theta[n_coef:], g[n_coef:], grad[n_coef:], False, c[0], c[1], c[2])
+    c = constants(theta, (hyper[O.H_ALPHA], hyper[O.H_L1], inv, 0.0))
+    _write_gradient(theta[:n_coef], g[:n_coef], grad[:n_coef], c[0], c[1], c[2])
+    _write_gradient(theta[n_coef:], g[n_coef:], grad[n_coef:], c[3], c[3], c[2])  # biases: no penalty
 
 
 @_jit
@@ -209,5 +210,8 @@ def update(theta, parts, state, hyper, counters, n_coef, sw_sum):
         extra = (b1, 1.0 - b1, b2, 1.0 - b2, hyper[O.H_EPSILON], decay)
     c = constants(theta, (hyper[O.H_ALPHA], hyper[O.H_L1], inv, lr) + extra)
     m, v = state[0], state[1]
-    _step_range(theta[:n_coef], g0[:n_coef], g1[:n_coef], m[:n_coef], v[:n_coef], c, True, solver, two)
-    _step_serial(theta[n_coef:], g0[n_coef:], g1[n_coef:], m[n_coef:], v[n_coef:], c, False, solver, two)
+    _step_range(theta[:n_coef], g0[:n_coef], g1[:n_coef], m[:n_coef], v[:n_coef], c, solver, two)
+    c[0] = 0.0  # the biases: no penalty, no decay
+    c[1] = 0.0
+    c[9] = 0.0
+    _step_serial(theta[n_coef:], g0[n_coef:], g1[n_coef:], m[n_coef:], v[n_coef:], c, solver, two)
