@@ -1,4 +1,5 @@
-"""Compiled kernels are cached on disk: a second process loads them instead of compiling."""
+"""Compiled kernels are cached on disk: a second process loads them instead of compiling;
+the first process compiles each kernel once."""
 
 import json
 import os
@@ -11,13 +12,23 @@ SCRIPT = """
 import json, warnings
 import numpy as np
 warnings.simplefilter("ignore")
+from numba.core import event
 from fastbp import BackpropClassifier
 from fastbp.kernels.cpu import epoch as K
+compiles = event.RecordingListener()
+event.register("numba:compile", compiles)
 X = np.random.RandomState(0).rand(40, 3)
 y = np.arange(40) % 2
 BackpropClassifier(max_iter=1, hidden_layer_sizes=(3,)).fit(X, y)
 stats = K.run_epoch.stats
-print(json.dumps([sum(stats.cache_hits.values()), sum(stats.cache_misses.values())]))
+hits, misses = sum(stats.cache_hits.values()), sum(stats.cache_misses.values())
+BackpropClassifier(max_iter=1, hidden_layer_sizes=(3, 2), batch_norm=True, batch_size=8).fit(X, y)
+kernels = [
+    (e.data["dispatcher"].py_func.__module__ + "." + e.data["dispatcher"].py_func.__qualname__, str(e.data["args"]))
+    for _, e in compiles.buffer
+    if e.is_start and e.data["dispatcher"].py_func.__module__.startswith("fastbp")
+]
+print(json.dumps([hits, misses, kernels]))
 """
 
 
@@ -29,7 +40,34 @@ def test_second_process_loads_the_cached_epoch(tmp_path):
         out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, check=True)
         return json.loads(out.stdout.strip().splitlines()[-1])
 
-    hits, misses = run()
+    hits, misses, kernels = run()
     assert (hits, misses) == (0, 1)  # empty cache: compiled
-    hits, misses = run()
+    names = [name for name, _ in kernels]
+    assert "fastbp.kernels.cpu.epoch.thread_block" in names and "fastbp.kernels.cpu.norm.stage_pass" in names
+    # One float64 dense fit, then one with batch norm: no kernel compiled again for the same
+    # types, as a parallel loop's unsigned index (uint64 where the caller typed int64) or a
+    # literal constant argument would make Numba do.
+    signatures = [(name, args.replace("uint64", "int64")) for name, args in kernels]
+    assert len(set(signatures)) == len(signatures), [s[0] for s in signatures if signatures.count(s) > 1]
+    assert not [k for k in kernels if "Literal" in k[1]]
+    hits, misses, kernels = run()
     assert (hits, misses) == (1, 0)  # second process: loaded from disk
+    assert kernels == []  # nothing compiled
+
+
+def test_inner_kernels_refuse_python_calls():
+    # Compiled without a Python wrapper: a call from Python must raise, not jump to a null address.
+    import numpy as np
+
+    from fastbp.kernels.cpu import optim
+
+    with pytest.raises(TypeError, match="weight_norms is an inner kernel"):
+        optim.weight_norms(np.ones(3), 3)
+    # Called from compiled code, the same kernel works.
+    import numba
+
+    @numba.njit
+    def norms(theta):
+        return optim.weight_norms(theta, theta.shape[0])
+
+    assert norms(np.array([3.0, -4.0])) == (25.0, 7.0)

@@ -18,6 +18,11 @@ CACHE = True
 #: Keyword arguments shared by every ``numba.njit`` kernel.
 JIT_OPTIONS = {"cache": CACHE, "fastmath": set(FASTMATH), "nogil": True}
 
+#: Options of the kernels only other kernels call: no CPython or C wrapper is
+#: built for them, which saves compiling them on a cold start (see
+#: :mod:`fastbp.kernels.cpu._jit`).
+INNER_JIT_OPTIONS = dict(JIT_OPTIONS, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+
 #: CUDA: threads per block of the one-dimensional kernels.  The simulator tests
 #: set it small so that tiny inputs still cross several blocks.
 CUDA_THREADS = 128

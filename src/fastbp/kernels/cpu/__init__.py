@@ -1,5 +1,9 @@
 """CPU kernels compiled with Numba.
 
+Every kernel is decorated with one of :mod:`fastbp.kernels.cpu._jit`'s
+decorators: ``entry`` for the few that Python calls, ``kernel`` (or
+``parallel_kernel``, ``inline``) for those only other kernels call.
+
 Array arguments are grouped in small tuples so that no kernel takes a long
 positional list:
 

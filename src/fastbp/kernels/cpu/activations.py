@@ -10,39 +10,34 @@ argument defeats Numba's disk cache).
 
 import math
 
-import numba
-
-from fastbp import _config
+from fastbp.kernels.cpu._jit import inline, kernel
 from fastbp.nn import activations as act
 
-_inline = numba.njit(inline="always", **_config.JIT_OPTIONS)
-_jit = numba.njit(**_config.JIT_OPTIONS)
-
-logistic = _inline(act.logistic)
-tanh = _inline(act.tanh)
-relu = _inline(act.relu)
-leaky_relu = _inline(act.leaky_relu)
-elu = _inline(act.elu)
-gelu = _inline(act.gelu)
-silu = _inline(act.silu)
-softplus = _inline(act.softplus)
-logistic_grad = _inline(act.logistic_grad)
-tanh_grad = _inline(act.tanh_grad)
-relu_grad = _inline(act.relu_grad)
-leaky_relu_grad = _inline(act.leaky_relu_grad)
-elu_grad = _inline(act.elu_grad)
-gelu_grad = _inline(act.gelu_grad)
-silu_grad = _inline(act.silu_grad)
-softplus_grad = _inline(act.softplus_grad)
+logistic = inline(act.logistic)
+tanh = inline(act.tanh)
+relu = inline(act.relu)
+leaky_relu = inline(act.leaky_relu)
+elu = inline(act.elu)
+gelu = inline(act.gelu)
+silu = inline(act.silu)
+softplus = inline(act.softplus)
+logistic_grad = inline(act.logistic_grad)
+tanh_grad = inline(act.tanh_grad)
+relu_grad = inline(act.relu_grad)
+leaky_relu_grad = inline(act.leaky_relu_grad)
+elu_grad = inline(act.elu_grad)
+gelu_grad = inline(act.gelu_grad)
+silu_grad = inline(act.silu_grad)
+softplus_grad = inline(act.softplus_grad)
 
 
-@_jit
+@kernel
 def needs_z(code):
     """True when the derivative of activation ``code`` needs the pre-activation."""
     return code == act.GELU or code == act.SILU
 
 
-@_jit
+@kernel
 def bias_activate(Z, b, code, pre):
     r"""Add the bias to every row of ``Z`` and apply the activation in place.
 
@@ -112,7 +107,7 @@ def bias_activate(Z, b, code, pre):
                 Z[i, j] = Z[i, j] + b[j]
 
 
-@_jit
+@kernel
 def multiply_grad(A, pre, D, code):
     r"""Multiply the back-propagated error by the activation's derivative.
 

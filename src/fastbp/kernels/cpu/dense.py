@@ -5,22 +5,19 @@ views; everything around them (gather, bias, activation, derivative, column
 sums, sparse first layer) is an explicit loop.
 """
 
-import numba
 import numpy as np
 
-from fastbp import _config
+from fastbp.kernels.cpu._jit import entry, inline, kernel
 from fastbp.kernels.cpu.activations import bias_activate, multiply_grad, needs_z
 from fastbp.nn import dropout as dropout_math
 
-_inline = numba.njit(inline="always", **_config.JIT_OPTIONS)
-threshold = _inline(dropout_math.threshold)
-row_key = _inline(dropout_math.row_key)
-keep = _inline(dropout_math.keep)
-
-_jit = numba.njit(**_config.JIT_OPTIONS)
+threshold = inline(dropout_math.threshold)
+row_key = inline(dropout_math.row_key)
+keep = inline(dropout_math.keep)
 
 
-@_jit
+
+@kernel
 def layer_offsets(units, capacity):
     """Start of every layer's block in the flat activation workspace.
 
@@ -34,7 +31,7 @@ def layer_offsets(units, capacity):
     return offsets
 
 
-@_jit
+@kernel
 def weights(theta, net, l):
     """View of layer ``l``'s weight matrix ``(n_in, n_out)`` in the flat buffer."""
     units, w_off = net[0], net[1]
@@ -42,27 +39,27 @@ def weights(theta, net, l):
     return theta[w_off[l] : w_off[l] + n_in * n_out].reshape((n_in, n_out))
 
 
-@_jit
+@kernel
 def bias(theta, net, l):
     """View of layer ``l``'s bias vector in the flat buffer."""
     units, b_off = net[0], net[2]
     return theta[b_off[l] : b_off[l] + units[l + 1]]
 
 
-@_jit
+@kernel
 def block(buf, offsets, l, n_rows, n_cols):
     """Layer ``l``'s ``(n_rows, n_cols)`` block (``1 <= l``) of a flat workspace."""
     start = offsets[l - 1]
     return buf[start : start + n_rows * n_cols].reshape((n_rows, n_cols))
 
 
-@_jit
+@kernel
 def is_sparse(data):
     """True when ``data`` carries X as CSR arrays."""
     return data[3].shape[0] > 0
 
 
-@_jit
+@kernel
 def gather_rows(X, rows, out):
     """``out[i] = X[rows[i]]``: the mini-batch of dense X, contiguous."""
     n_features = X.shape[1]
@@ -72,7 +69,7 @@ def gather_rows(X, rows, out):
             out[i, j] = X[r, j]
 
 
-@_jit
+@kernel
 def csr_rows_dot(data, rows, W, Z):
     r"""Sparse first layer: :math:`Z = X_{rows} W` with X in CSR form."""
     x_data, x_indices, x_indptr = data[1], data[2], data[3]
@@ -88,7 +85,7 @@ def csr_rows_dot(data, rows, W, Z):
                 Z[i, j] += v * W[c, j]
 
 
-@_jit
+@kernel
 def csr_rows_tdot(data, rows, D, G):
     r"""Sparse first-layer weight gradient: :math:`G = X_{rows}^T D`."""
     x_data, x_indices, x_indptr = data[1], data[2], data[3]
@@ -103,13 +100,13 @@ def csr_rows_tdot(data, rows, D, G):
                 G[c, j] += v * D[i, j]
 
 
-@_jit
+@kernel
 def drop_rate(net, l):
     """Dropout rate of hidden layer ``l`` (``net[4] = [seed, step, rate_0, rate_1, ...]``)."""
     return net[4][2 + l]
 
 
-@_jit
+@entry
 def apply_dropout(A, rows, net, l):
     r"""Inverted dropout of hidden layer ``l``: :math:`A_{ij} \leftarrow A_{ij} m_{ij} / (1 - p)`,
     :math:`m_{ij}` = :func:`fastbp.nn.dropout.keep` of ``(seed, step, rows[i], l, j)``.
@@ -129,7 +126,7 @@ def apply_dropout(A, rows, net, l):
             A[i, j] = A[i, j] * scale if keep(key, l, j, limit) else 0.0 * A[i, j]
 
 
-@_jit
+@kernel
 def unscale(A, net, l):
     r"""Undo the dropout scale of a layer's stored output, :math:`A \leftarrow A (1 - p)`."""
     factor = 1.0 - drop_rate(net, l)
@@ -139,7 +136,7 @@ def unscale(A, net, l):
             A[i, j] = A[i, j] * factor
 
 
-@_jit
+@kernel
 def linear(data, rows, theta, net, work, offsets, l):
     r"""Layer ``l``'s product :math:`Z_{l+1} = A_l W_l` (no bias) into its block of ``work[0]``.
 
@@ -163,7 +160,7 @@ def linear(data, rows, theta, net, work, offsets, l):
     return Z
 
 
-@_jit
+@kernel
 def activate(rows, b, net, work, offsets, l):
     r""":math:`A_{l+1} = f_l(Z_{l+1} + b)` in place, then inverted dropout on a hidden layer with a rate.
 
@@ -182,7 +179,7 @@ def activate(rows, b, net, work, offsets, l):
         apply_dropout(Z, rows, net, l)
 
 
-@_jit
+@kernel
 def forward(data, rows, theta, net, work, offsets):
     r"""Forward pass of the samples ``rows`` through every layer.
 
@@ -197,7 +194,7 @@ def forward(data, rows, theta, net, work, offsets):
         activate(rows, bias(theta, net, l), net, work, offsets, l)
 
 
-@_jit
+@kernel
 def layer_grads(data, rows, grad, net, work, offsets, l):
     r"""Layer ``l``'s raw gradient from its delta :math:`D_l`: :math:`G_{W_l} = A_l^T D_l`,
     :math:`G_{b_l} = \sum_i D_{l,i}`."""
@@ -220,7 +217,7 @@ def layer_grads(data, rows, grad, net, work, offsets, l):
             gb[j] += D[i, j]
 
 
-@_jit
+@kernel
 def propagate(rows, theta, net, work, offsets, l):
     r"""The delta of the layer below, :math:`D_{l-1} = (D_l W_l^T) \odot f'(A_l)` (``l >= 1``),
     through dropout where it is on."""
@@ -240,7 +237,7 @@ def propagate(rows, theta, net, work, offsets, l):
         apply_dropout(D_prev, rows, net, l - 1)
 
 
-@_jit
+@kernel
 def backward(data, rows, theta, grad, net, work, offsets):
     r"""Back-propagate the output delta and write the raw gradient.
 

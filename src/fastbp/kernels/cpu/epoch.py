@@ -15,18 +15,15 @@ regions per mini-batch, no atomics, the same result for the same thread count.
 import numba
 import numpy as np
 
-from fastbp import _config
 from fastbp import optim as O
+from fastbp.kernels.cpu._jit import entry, kernel, parallel_entry, parallel_kernel
 from fastbp.kernels.cpu.dense import backward, block, forward, layer_offsets
 from fastbp.kernels.cpu.losses import normalised_loss, output_delta, weighted_loss_sum
 from fastbp.kernels.cpu.optim import reduce_gradient, update, weight_norms
 from fastbp.kernels.cpu.rng import shuffle
 
-_jit = numba.njit(**_config.JIT_OPTIONS)
-_pjit = numba.njit(parallel=True, **_config.JIT_OPTIONS)
 
-
-@_jit
+@kernel
 def thread_work(work, t):
     """Thread ``t``'s slice of the per-thread workspaces."""
     return (work[0][t], work[1][t], work[2][t], work[3][t])
@@ -36,7 +33,7 @@ def thread_work(work, t):
 LOSS_STAGE = 5
 
 
-@_jit
+@kernel
 def loss_and_delta(t, data, own, sums, net, w, offsets, hyper):
     """Loss and weight sums of the rows ``own`` into ``sums[t]``, and their output delta.
 
@@ -55,7 +52,7 @@ def loss_and_delta(t, data, own, sums, net, w, offsets, hyper):
     output_delta(P, data[4], own, data[5], hyper[O.H_OUT_SCALE], codes[2], param, D)
 
 
-@_jit
+@kernel
 def thread_block(t, data, rows, theta, parts, sums, net, work, hyper):
     """Thread ``t``'s share of :func:`block_pass` (kept out of the parallel loop:
     a small parfor body compiles in a fraction of the time)."""
@@ -77,7 +74,7 @@ def thread_block(t, data, rows, theta, parts, sums, net, work, hyper):
         parts[t, :] = 0.0
 
 
-@_pjit
+@parallel_kernel
 def block_pass(data, rows, theta, parts, sums, net, work, hyper):
     r"""Forward, loss and backward of the samples ``rows``, one block of rows per thread.
 
@@ -89,7 +86,7 @@ def block_pass(data, rows, theta, parts, sums, net, work, hyper):
         thread_block(np.int64(t), data, rows, theta, parts, sums, net, work, hyper)
 
 
-@_jit
+@kernel
 def batch_totals(sums):
     """Loss sum and weight sum of a batch, reduced over threads in order."""
     loss_sum = 0.0
@@ -100,7 +97,7 @@ def batch_totals(sums):
     return loss_sum, sw_sum
 
 
-@_jit
+@entry
 def batch_loss_grad(data, rows, theta, grad, parts, net, work, hyper):
     r"""Loss and gradient of one batch of samples, scikit-learn's definition.
 
@@ -115,7 +112,7 @@ def batch_loss_grad(data, rows, theta, grad, parts, net, work, hyper):
     return finish_batch(theta, grad, parts, sums, net, hyper)
 
 
-@_jit
+@kernel
 def finish_batch(theta, grad, parts, sums, net, hyper):
     """The batch loss, and its full gradient in ``grad``, from a pass's per-thread results."""
     units, codes = net[0], net[3]
@@ -130,7 +127,7 @@ def finish_batch(theta, grad, parts, sums, net, hyper):
     return loss + penalty(hyper, sq, ab, sw_sum)
 
 
-@_jit
+@kernel
 def train_step(theta, parts, sums, opt, net, hyper):
     """The optimizer step after a pass; returns the batch loss (0 for a batch without weight)."""
     units, codes = net[0], net[3]
@@ -143,13 +140,13 @@ def train_step(theta, parts, sums, opt, net, hyper):
     return 0.0
 
 
-@_jit
+@kernel
 def penalty(hyper, sq, ab, sw_sum):
     r"""Regularisation part of the loss, :math:`(\alpha \lVert W \rVert_2^2 / 2 + \lambda_1 \lVert W \rVert_1) / \sum w`."""
     return (0.5 * hyper[O.H_ALPHA] * sq + hyper[O.H_L1] * ab) / sw_sum
 
 
-@_jit
+@entry
 def run_epoch(data, order, rng_state, theta, parts, opt, net, work, hyper, batch_size):
     """Train for one epoch: shuffle, then one optimizer step per mini-batch.
 
@@ -199,7 +196,7 @@ def run_epoch(data, order, rng_state, theta, parts, opt, net, work, hyper, batch
     return accumulated / n
 
 
-@_pjit
+@parallel_entry
 def predict(data, theta, net, work, out):
     """Forward pass of every sample of ``data`` into ``out``, in chunks, one thread per workspace.
 

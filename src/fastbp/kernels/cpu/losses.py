@@ -1,26 +1,22 @@
 """Mini-batch loss and output delta, compiled for the CPU."""
 
-import numba
 
-from fastbp import _config
+from fastbp.kernels.cpu._jit import entry, inline, kernel
 from fastbp.nn import losses as L
 
-_inline = numba.njit(inline="always", **_config.JIT_OPTIONS)
-_jit = numba.njit(**_config.JIT_OPTIONS)
-
-squared_error = _inline(L.squared_error)
-poisson = _inline(L.poisson)
-log_loss = _inline(L.log_loss)
-binary_log_loss = _inline(L.binary_log_loss)
-absolute_error = _inline(L.absolute_error)
-huber = _inline(L.huber)
-quantile = _inline(L.quantile)
-absolute_error_grad = _inline(L.absolute_error_grad)
-huber_grad = _inline(L.huber_grad)
-quantile_grad = _inline(L.quantile_grad)
+squared_error = inline(L.squared_error)
+poisson = inline(L.poisson)
+log_loss = inline(L.log_loss)
+binary_log_loss = inline(L.binary_log_loss)
+absolute_error = inline(L.absolute_error)
+huber = inline(L.huber)
+quantile = inline(L.quantile)
+absolute_error_grad = inline(L.absolute_error_grad)
+huber_grad = inline(L.huber_grad)
+quantile_grad = inline(L.quantile_grad)
 
 
-@_inline
+@inline
 def element_loss(y, p, code, eps, param):
     """Loss of one output element for loss ``code``."""
     if code == L.SQUARED_ERROR:
@@ -38,7 +34,7 @@ def element_loss(y, p, code, eps, param):
     return quantile(y, p, param)
 
 
-@_inline
+@inline
 def element_delta(y, p, code, param):
     r"""Derivative of the loss with respect to the output pre-activation (identity
     output for the non-canonical losses, so :math:`\partial l / \partial p`)."""
@@ -51,7 +47,7 @@ def element_delta(y, p, code, param):
     return p - y
 
 
-@_jit
+@entry
 def weighted_loss_sum(P, Y, rows, sw, code, eps, param):
     r"""Sample-weighted loss sum of a block of rows, and the block's weight sum.
 
@@ -95,7 +91,7 @@ def weighted_loss_sum(P, Y, rows, sw, code, eps, param):
     return total, sw_sum
 
 
-@_jit
+@entry
 def normalised_loss(loss_sum, sw_sum, n_outputs, code):
     r"""The batch loss :math:`S / (c W)`: :math:`c` is the number of outputs for
     ``squared_error`` (its per-output losses are averaged, as in scikit-learn)
@@ -107,7 +103,7 @@ def normalised_loss(loss_sum, sw_sum, n_outputs, code):
     return loss_sum / sw_sum
 
 
-@_jit
+@kernel
 def output_delta(P, Y, rows, sw, scale, code, param, D):
     r"""Error at the output pre-activation.
 

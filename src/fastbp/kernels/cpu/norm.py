@@ -26,21 +26,17 @@ per-thread column sums ``(T, max width)``, and the per-thread normalised values 
 import numba
 import numpy as np
 
-from fastbp import _config
 from fastbp import optim as O
+from fastbp.kernels.cpu._jit import entry, inline, kernel, parallel_kernel
 from fastbp.kernels.cpu.dense import activate, block, layer_grads, layer_offsets, linear, propagate
 from fastbp.kernels.cpu.epoch import LOSS_STAGE, finish_batch, loss_and_delta, thread_work, train_step
 from fastbp.kernels.cpu.rng import shuffle
 from fastbp.nn import norm as norm_math
 from fastbp.nn.norm import MEAN, MEAN_G, MEAN_GX, RUN_MEAN, RUN_VAR, VAR
 
-_inline = numba.njit(inline="always", **_config.JIT_OPTIONS)
-_jit = numba.njit(**_config.JIT_OPTIONS)
-_pjit = numba.njit(parallel=True, **_config.JIT_OPTIONS)
-
-inv_std = _inline(norm_math.inv_std)
-normalised_grad = _inline(norm_math.normalised_grad)
-running_update = _inline(norm_math.running_update)
+inv_std = inline(norm_math.inv_std)
+normalised_grad = inline(norm_math.normalised_grad)
+running_update = inline(norm_math.running_update)
 
 # Stages of the layer-by-layer pass (LOSS_STAGE comes from the epoch module).
 # Callers pass them as ``np.int64(code)``: a bare constant reaches the callee
@@ -52,7 +48,7 @@ GRADS = 3
 NORM_GRAD = 4
 
 
-@_jit
+@kernel
 def first_unit(units, l):
     """Index of hidden layer ``l``'s first unit among all hidden units."""
     start = 0
@@ -61,20 +57,20 @@ def first_unit(units, l):
     return start
 
 
-@_jit
+@kernel
 def is_normalised(net, l):
     """True for hidden layers (every one is normalised in this pass)."""
     return l < net[0].shape[0] - 2
 
 
-@_jit
+@kernel
 def thread_rows(rows, t, n_threads):
     """Thread ``t``'s block of ``rows``."""
     n = rows.shape[0]
     return rows[t * n // n_threads : (t + 1) * n // n_threads]
 
 
-@_jit
+@kernel
 def stage_thread(stage, l, t, data, rows, theta, parts, sums, net, work, norm, hyper):
     """Thread ``t``'s share of ``stage`` for layer ``l`` (see the module docstring)."""
     units = net[0]
@@ -161,14 +157,14 @@ def stage_thread(stage, l, t, data, rows, theta, parts, sums, net, work, norm, h
                 G[i, j] = normalised_grad(G[i, j], Xh[i, j], scale[j], wi * mean_g[j], wi * mean_gx[j])
 
 
-@_pjit
+@parallel_kernel
 def stage_pass(stage, l, data, rows, theta, parts, sums, net, work, norm, hyper):
     """One stage for every thread's block of rows: one parallel region."""
     for t in numba.prange(parts.shape[0]):
         stage_thread(stage, l, np.int64(t), data, rows, theta, parts, sums, net, work, norm, hyper)
 
 
-@_jit
+@kernel
 def column_totals(col, width):
     """Column sums of every thread, added in thread order (float64)."""
     total = np.zeros(width)
@@ -178,7 +174,7 @@ def column_totals(col, width):
     return total
 
 
-@_jit
+@kernel
 def normed_pass(data, rows, theta, parts, sums, net, work, norm, hyper, train):
     """Forward, loss and backward of ``rows`` with every hidden layer normalised.
 
@@ -232,7 +228,7 @@ def normed_pass(data, rows, theta, parts, sums, net, work, norm, hyper, train):
             stage_pass(np.int64(NORM_GRAD), k, data, rows, theta, parts, sums, net, work, norm, hyper)
 
 
-@_jit
+@entry
 def batch_loss_grad_normed(data, rows, theta, grad, parts, net, work, norm, hyper):
     """:func:`fastbp.kernels.cpu.epoch.batch_loss_grad` with normalised hidden layers
     (batch statistics of ``rows``; running statistics untouched)."""
@@ -241,7 +237,7 @@ def batch_loss_grad_normed(data, rows, theta, grad, parts, net, work, norm, hype
     return finish_batch(theta, grad, parts, sums, net, hyper)
 
 
-@_jit
+@entry
 def run_epoch_normed(data, order, rng_state, theta, parts, opt, net, work, norm, hyper, batch_size):
     """:func:`fastbp.kernels.cpu.epoch.run_epoch` with normalised hidden layers.
 

@@ -26,21 +26,17 @@ import math
 import numba
 import numpy as np
 
-from fastbp import _config
 from fastbp import optim as O
-
-_jit = numba.njit(**_config.JIT_OPTIONS)
-_pjit = numba.njit(parallel=True, **_config.JIT_OPTIONS)
-_inline = numba.njit(inline="always", **_config.JIT_OPTIONS)
+from fastbp.kernels.cpu._jit import inline, kernel, parallel_kernel
 
 
-@_jit
+@kernel
 def constants(theta, values):
     """``values`` (float64) cast to the parameters' dtype, so the update loops stay in it."""
     return np.asarray(values).astype(theta.dtype)
 
 
-@_pjit
+@parallel_kernel
 def weight_norms(theta, n_coef):
     r""":math:`\sum_k \theta_k^2` and :math:`\sum_k |\theta_k|` over the weights (the first ``n_coef`` entries), in float64."""
     sq = 0.0
@@ -52,13 +48,13 @@ def weight_norms(theta, n_coef):
     return sq, ab
 
 
-@_pjit
+@parallel_kernel
 def _add(total, part):
     for k in numba.prange(total.shape[0]):
         total[k] += part[k]
 
 
-@_jit
+@kernel
 def sum_parts(parts):
     r"""``parts[0] += parts[1] + parts[2] + ...``, in thread order."""
     for t in range(1, parts.shape[0]):
@@ -69,14 +65,14 @@ def sum_parts(parts):
 # constants (alpha, l1, AdamW's decay) are 0, which leaves their values
 # unchanged bit for bit (p + 0 th + 0 = p).  A literal True/False flag instead
 # would compile every loop twice, once per literal (measured 0.4 s cold).
-@_inline
+@inline
 def finished(p, th, a, l1, inv):
     """The gradient of one parameter from its raw sum ``p`` (see the module docstring)."""
     l1_term = l1 if th > 0 else (-l1 if th < 0 else l1 * 0)
     return (p + a * th + l1_term) * inv
 
 
-@_pjit
+@parallel_kernel
 def _norm_sq(theta, g, a, l1, inv):
     total = 0.0
     for k in numba.prange(theta.shape[0]):
@@ -85,7 +81,7 @@ def _norm_sq(theta, g, a, l1, inv):
     return total
 
 
-@_pjit
+@parallel_kernel
 def _write_gradient(theta, g, grad, a, l1, inv):
     for k in numba.prange(theta.shape[0]):
         grad[k] = finished(g[k], theta[k], a, l1, inv)
@@ -95,7 +91,7 @@ def _write_gradient(theta, g, grad, a, l1, inv):
 # prange with a start offset does not vectorise (measured 9x slower).  One
 # loop body serves every solver (the solver test is loop-invariant, LLVM
 # unswitches it).
-@_inline
+@inline
 def _step_one(theta, m, v, k, gk, th, c, solver):
     """Update parameter ``k`` from its finished gradient ``gk`` (constants ``c``, see :func:`update`)."""
     lr = c[3]
@@ -117,7 +113,7 @@ def _step_one(theta, m, v, k, gk, th, c, solver):
         theta[k] = th - lr * mk / (np.sqrt(vk) + c8)
 
 
-@_pjit
+@parallel_kernel
 def _step_range(theta, g0, g1, m, v, c, solver, two):
     """Step every parameter of the slice from the raw gradient: ``g0 + g1`` with ``two`` (two
     threads' parts, reduced in this same pass), else ``g0`` alone (``g1`` unread)."""
@@ -127,7 +123,7 @@ def _step_range(theta, g0, g1, m, v, c, solver, two):
         _step_one(theta, m, v, k, finished(g, th, c[0], c[1], c[2]), th, c, solver)
 
 
-@_jit
+@kernel
 def _step_serial(theta, g0, g1, m, v, c, solver, two):
     """:func:`_step_range` on the calling thread (the biases: too few for a parallel region to pay)."""
     for k in range(theta.shape[0]):
@@ -136,7 +132,7 @@ def _step_serial(theta, g0, g1, m, v, c, solver, two):
         _step_one(theta, m, v, k, finished(g, th, c[0], c[1], c[2]), th, c, solver)
 
 
-@_jit
+@kernel
 def _scale(theta, g, n_coef, hyper, sw_sum):
     """``1 / sum w``, times the clipping factor when max_grad_norm is set."""
     inv = 1.0 / sw_sum
@@ -152,7 +148,7 @@ def _scale(theta, g, n_coef, hyper, sw_sum):
     return inv
 
 
-@_jit
+@kernel
 def reduce_gradient(theta, parts, grad, n_coef, hyper, sw_sum):
     """Write the full (penalised, normalised, clipped) gradient to ``grad``."""
     sum_parts(parts)
@@ -163,7 +159,7 @@ def reduce_gradient(theta, parts, grad, n_coef, hyper, sw_sum):
     _write_gradient(theta[n_coef:], g[n_coef:], grad[n_coef:], c[3], c[3], c[2])  # biases: no penalty
 
 
-@_jit
+@kernel
 def update(theta, parts, state, hyper, counters, n_coef, sw_sum):
     r"""Reduce the gradient and take one step of the solver ``hyper[H_SOLVER]``.
 

@@ -8,13 +8,9 @@ Fisher-Yates loop and the same bounded-integer rejection sampling; the host
 writes the advanced state back with ``set_state``.
 """
 
-import numba
 import numpy as np
 
-from fastbp import _config
-
-_inline = numba.njit(inline="always", **_config.JIT_OPTIONS)
-_jit = numba.njit(**_config.JIT_OPTIONS)
+from fastbp.kernels.cpu._jit import entry, inline, kernel
 
 _N = 624
 _M = 397
@@ -24,14 +20,14 @@ _LOWER = np.uint32(0x7FFFFFFF)
 _ONE = np.uint32(1)
 
 
-@_inline
+@inline
 def _mix(upper, lower, far):
     """One word of the twist: ``far ^ (y >> 1) ^ (MATRIX_A if y is odd)``, ``y`` joining two words' bits."""
     y = (upper & _UPPER) | (lower & _LOWER)
     return far ^ (y >> _ONE) ^ ((_ONE + ~(y & _ONE)) & _MATRIX_A)
 
 
-@_jit
+@kernel
 def _twist(key):
     """Regenerate the 624 words of the MT19937 state (three loops, no index wrap-around)."""
     for i in range(_N - _M):
@@ -41,7 +37,7 @@ def _twist(key):
     key[_N - 1] = _mix(key[_N - 1], key[0], key[_M - 1])
 
 
-@_inline
+@inline
 def _temper(y):
     """MT19937's output tempering of one state word."""
     y ^= y >> np.uint32(11)
@@ -51,7 +47,7 @@ def _temper(y):
     return y
 
 
-@_jit
+@entry
 def shuffle(a, key, pos):
     """Shuffle ``a`` in place exactly as ``RandomState.shuffle`` would.
 
