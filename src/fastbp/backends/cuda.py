@@ -339,7 +339,7 @@ class CUDABackend:
     def _predict_device(self, d_data, d_theta, out):
         cuda = self.cuda
         n = out.shape[0]
-        chunk = min(n, _config.PREDICT_CHUNK)
+        chunk = min(n, _config.CUDA_PREDICT_CHUNK)
         work = self.workspace(chunk)
         Ws, bs = self._views(d_theta)
         all_rows = cuda.to_device(np.arange(n, dtype=np.int64))
