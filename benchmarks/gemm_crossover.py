@@ -26,7 +26,8 @@ import time
 
 import numba
 import numpy as np
-from threadpoolctl import threadpool_limits
+import scipy.linalg.cython_blas  # noqa: F401  (the BLAS np.dot calls in compiled code: loaded so the limit reaches it)
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from benchmarks.workloads import WORKLOADS
 
@@ -202,6 +203,9 @@ def main(argv=None):
           "(fastest of 7), BLAS / best explicit loop")
     print(f"{'rows x in x out':>18} {'nn: A W':>16} {'tn: A^T D':>16} {'nt: D W^T':>16}  loop wins")
     with threadpool_limits(1, user_api="blas"):
+        threads = {i["internal_api"] + " " + i["filepath"].rsplit("/", 1)[-1]: i["num_threads"]
+                   for i in threadpool_info() if i["user_api"] == "blas"}
+        print(f"BLAS libraries and their threads: {threads}")
         for n, k, m in shapes():
             blas, loops = measure(n, k, m, dtype, rng)
             cells = [f"{b:7.2f} /{lp:7.2f}" for b, lp in zip(blas, loops)]
