@@ -196,13 +196,9 @@ def run_epoch(data, order, rng_state, theta, parts, opt, net, work, hyper, batch
     return accumulated / n
 
 
-@parallel_entry
-def predict(data, theta, net, work, out):
-    """Forward pass of every sample of ``data`` into ``out``, in chunks, one thread per workspace.
-
-    Thread slot ``t`` handles chunks ``t, t + T, t + 2T, ...`` with its own
-    workspace; the chunk length is what a thread's activation buffer holds.
-    """
+@kernel
+def predict_thread(t, data, rows, theta, net, work, out):
+    """Thread slot ``t``'s share of :func:`predict`: chunks ``t, t + T, t + 2T, ...``."""
     units = net[0]
     n_layers = units.shape[0] - 1
     n_out = units[n_layers]
@@ -210,13 +206,28 @@ def predict(data, theta, net, work, out):
     n_threads = work[0].shape[0]
     chunk = work[0].shape[1] // np.sum(units[1:])
     n_chunks = (n + chunk - 1) // chunk
-    rows = np.arange(n)
-    for t in numba.prange(n_threads):
-        w = thread_work(work, np.int64(t))
-        for c in range(t, n_chunks, n_threads):
-            start = c * chunk
-            stop = min(start + chunk, n)
-            m = stop - start
-            offsets = layer_offsets(units, m)
-            forward(data, rows[start:stop], theta, net, w, offsets)
-            out[start:stop] = block(w[0], offsets, n_layers, m, n_out)
+    w = thread_work(work, t)
+    for c in range(t, n_chunks, n_threads):
+        start = c * chunk
+        stop = min(start + chunk, n)
+        m = stop - start
+        offsets = layer_offsets(units, m)
+        forward(data, rows[start:stop], theta, net, w, offsets)
+        P = block(w[0], offsets, n_layers, m, n_out)
+        for i in range(m):  # an explicit copy: a slice assignment compiles Numba's shape-error formatting
+            for j in range(n_out):
+                out[start + i, j] = P[i, j]
+
+
+@parallel_entry
+def predict(data, theta, net, work, out):
+    """Forward pass of every sample of ``data`` into ``out``, in chunks, one thread per workspace.
+
+    Thread slot ``t`` handles chunks ``t, t + T, t + 2T, ...`` with its own
+    workspace (:func:`predict_thread`, kept out of the parallel loop like
+    :func:`thread_block`); the chunk length is what a thread's activation
+    buffer holds.
+    """
+    rows = np.arange(out.shape[0])
+    for t in numba.prange(work[0].shape[0]):
+        predict_thread(np.int64(t), data, rows, theta, net, work, out)
