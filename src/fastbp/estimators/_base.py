@@ -115,15 +115,16 @@ class BaseBackprop(BaseEstimator):
             LOSS_CODES[_loss_name(self.out_activation_, self._loss)],
         )
         device = getattr(self, "device", "cpu")
+        norm_eps = getattr(self, "batch_norm_epsilon", 1e-5)  # models pickled before it existed
         if device != "cpu":
             from fastbp.backends import cuda
 
             if (device == "cuda" and training) or cuda.cuda_available():
                 return cuda.CUDABackend(
-                    layout, codes, dtype, dropout=dropout, seed=seed, norm_stats=norm_stats, norm_eps=getattr(self, "batch_norm_epsilon", 1e-5)
+                    layout, codes, dtype, dropout=dropout, seed=seed, norm_stats=norm_stats, norm_eps=norm_eps
                 )
         return CPUBackend(
-            layout, codes, dtype, dropout=dropout, seed=seed, norm_stats=norm_stats, norm_eps=getattr(self, "batch_norm_epsilon", 1e-5)
+            layout, codes, dtype, dropout=dropout, seed=seed, norm_stats=norm_stats, norm_eps=norm_eps
         )
 
     def _initialize(self, y, layer_units, dtype, random_state):

@@ -11,7 +11,7 @@ Two kinds of kernel:
   (``no_cpython_wrapper``, ``no_cfunc_wrapper``, as Numba compiles its own
   ``@overload`` implementations).  Each wrapper is one more function to
   generate, optimise and emit per kernel: leaving them out took the cold
-  compile of the first fit from 23 to 19-20 s on the project machine.
+  compile of the first fit from 23 to 18.4-18.9 s on the project machine.
 
 An inner kernel has no Python entry point, so calling one from Python would
 jump to a null address; :class:`InnerKernel` raises a ``TypeError`` instead.

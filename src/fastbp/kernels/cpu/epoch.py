@@ -29,6 +29,13 @@ def thread_work(work, t):
     return (work[0][t], work[1][t], work[2][t], work[3][t])
 
 
+@kernel
+def thread_rows(rows, t, n_threads):
+    """Thread ``t``'s block of ``rows`` (the mini-batch split between the threads)."""
+    n = rows.shape[0]
+    return rows[t * n // n_threads : (t + 1) * n // n_threads]
+
+
 #: Stage code of the loss and output delta (shared with :mod:`fastbp.kernels.cpu.norm`).
 LOSS_STAGE = 5
 
@@ -56,15 +63,10 @@ def loss_and_delta(t, data, own, sums, net, w, offsets, hyper):
 def thread_block(t, data, rows, theta, parts, sums, net, work, hyper):
     """Thread ``t``'s share of :func:`block_pass` (kept out of the parallel loop:
     a small parfor body compiles in a fraction of the time)."""
-    units = net[0]
-    n = rows.shape[0]
-    n_threads = parts.shape[0]
-    r0 = t * n // n_threads
-    r1 = (t + 1) * n // n_threads
-    if r1 > r0:
-        own = rows[r0:r1]
+    own = thread_rows(rows, t, parts.shape[0])
+    if own.shape[0] > 0:
         w = thread_work(work, t)
-        offsets = layer_offsets(units, r1 - r0)
+        offsets = layer_offsets(net[0], own.shape[0])
         forward(data, own, theta, net, w, offsets)
         loss_and_delta(t, data, own, sums, net, w, offsets, hyper)
         backward(data, own, theta, parts[t], net, w, offsets)

@@ -29,7 +29,7 @@ import numpy as np
 from fastbp import optim as O
 from fastbp.kernels.cpu._jit import entry, inline, kernel, parallel_kernel
 from fastbp.kernels.cpu.dense import activate, block, layer_grads, layer_offsets, linear, propagate
-from fastbp.kernels.cpu.epoch import LOSS_STAGE, finish_batch, loss_and_delta, thread_work, train_step
+from fastbp.kernels.cpu.epoch import LOSS_STAGE, finish_batch, loss_and_delta, thread_rows, thread_work, train_step
 from fastbp.kernels.cpu.rng import shuffle
 from fastbp.nn import norm as norm_math
 from fastbp.nn.norm import MEAN, MEAN_G, MEAN_GX, RUN_MEAN, RUN_VAR, VAR
@@ -61,13 +61,6 @@ def first_unit(units, l):
 def is_normalised(net, l):
     """True for hidden layers (every one is normalised in this pass)."""
     return l < net[0].shape[0] - 2
-
-
-@kernel
-def thread_rows(rows, t, n_threads):
-    """Thread ``t``'s block of ``rows``."""
-    n = rows.shape[0]
-    return rows[t * n // n_threads : (t + 1) * n // n_threads]
 
 
 @kernel
