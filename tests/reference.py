@@ -5,12 +5,22 @@ no flat buffers, no Numba.
 """
 
 import numpy as np
+from scipy.special import erf
 
 HIDDEN = {
     "identity": (lambda z: z, lambda a: np.ones_like(a)),
     "logistic": (lambda z: 1 / (1 + np.exp(-z)), lambda a: a * (1 - a)),
     "tanh": (np.tanh, lambda a: 1 - a**2),
     "relu": (lambda z: np.maximum(z, 0), lambda a: (a > 0).astype(a.dtype)),
+}
+
+#: fastbp's extra hidden activations, forward only (their derivatives are checked by finite differences).
+EXTRA_HIDDEN = {
+    "leaky_relu": lambda z: np.where(z > 0, z, 0.01 * z),
+    "elu": lambda z: np.where(z > 0, z, np.exp(np.minimum(z, 0)) - 1),
+    "gelu": lambda z: z * 0.5 * (1 + erf(z / np.sqrt(2))),
+    "silu": lambda z: z / (1 + np.exp(-z)),
+    "softplus": lambda z: np.logaddexp(0, z),
 }
 
 
@@ -26,8 +36,9 @@ def output(z, kind):
     return e / e.sum(axis=1, keepdims=True)
 
 
-def data_loss(y, p, loss, sw):
-    """Sample-weighted loss as scikit-learn defines it (without the L2 term)."""
+def data_loss(y, p, loss, sw, param=None):
+    """Sample-weighted loss as scikit-learn defines it (without the L2 term); ``param``
+    is ``huber_delta`` or ``quantile_alpha`` for those losses."""
     w = sw[:, None] / sw.sum()
     eps = np.finfo(p.dtype).eps
     if loss == "squared_error":
@@ -36,6 +47,13 @@ def data_loss(y, p, loss, sw):
         with np.errstate(divide="ignore", invalid="ignore"):
             term = np.where(y > 0, y * np.log(np.where(y > 0, y, 1) / p), 0.0) - y + p
         return np.sum(w * term)
+    r = y - p
+    if loss == "absolute_error":
+        return np.sum(w * np.abs(r))
+    if loss == "huber":  # param: delta
+        return np.sum(w * np.where(np.abs(r) <= param, 0.5 * r**2, param * (np.abs(r) - 0.5 * param)))
+    if loss == "quantile":  # param: alpha
+        return np.sum(w * np.maximum(param * r, (param - 1) * r))
     q = np.clip(p, eps, 1 - eps)
     if loss == "log_loss":
         return -np.sum(w * np.where(y > 0, y * np.log(q), 0.0))
@@ -44,7 +62,7 @@ def data_loss(y, p, loss, sw):
 
 def forward(X, coefs, intercepts, activation, out):
     """All layer outputs, input first."""
-    f = HIDDEN[activation][0]
+    f = HIDDEN[activation][0] if activation in HIDDEN else EXTRA_HIDDEN[activation]
     acts = [X]
     for i, (W, b) in enumerate(zip(coefs, intercepts)):
         z = acts[-1] @ W + b

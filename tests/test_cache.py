@@ -20,6 +20,7 @@ event.register("numba:compile", compiles)
 X = np.random.RandomState(0).rand(40, 3)
 y = np.arange(40) % 2
 BackpropClassifier(max_iter=1, hidden_layer_sizes=(3,)).fit(X, y)
+default_fit = sorted({e.data["dispatcher"].py_func.__qualname__ for _, e in compiles.buffer})
 stats = K.run_epoch.stats
 hits, misses = sum(stats.cache_hits.values()), sum(stats.cache_misses.values())
 BackpropClassifier(max_iter=1, hidden_layer_sizes=(3, 2), batch_norm=True, batch_size=8).fit(X, y).predict(X)
@@ -29,7 +30,7 @@ kernels = [
     for _, e in compiles.buffer
     if e.is_start and e.data["dispatcher"].py_func.__module__.startswith("fastbp")
 ]
-print(json.dumps([hits, misses, kernels, modules]))
+print(json.dumps([hits, misses, kernels, modules, default_fit]))
 """
 
 
@@ -41,7 +42,7 @@ def test_second_process_loads_the_cached_epoch(tmp_path):
         out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, check=True)
         return json.loads(out.stdout.strip().splitlines()[-1])
 
-    hits, misses, kernels, modules = run()
+    hits, misses, kernels, modules, default_fit = run()
     assert (hits, misses) == (0, 1)  # empty cache: compiled
     names = [name for name, _ in kernels]
     assert "fastbp.kernels.cpu.epoch.thread_block" in names and "fastbp.kernels.cpu.norm.stage_pass" in names
@@ -54,7 +55,12 @@ def test_second_process_loads_the_cached_epoch(tmp_path):
     # Nothing formats strings at run time (an array slice assignment compiles Numba's shape-error
     # message: 2.5 s of the first predict, measured).
     assert not [m for m in modules if "unicode" in m], modules
-    hits, misses, kernels, modules = run()
+    # The extensions' kernels are compiled for the fit that uses one (batch norm), not for
+    # the default fit before it.
+    extensions = {"apply_dropout", "unscale", "clip_factor", "bias_activate_extra", "multiply_grad_extra"}
+    assert not extensions & set(default_fit), default_fit
+    assert "fastbp.kernels.cpu.dense.apply_dropout" in names
+    hits, misses, kernels, modules, default_fit = run()
     assert (hits, misses) == (1, 0)  # second process: loaded from disk
     assert kernels == []  # nothing compiled
 
@@ -65,13 +71,14 @@ def test_inner_kernels_refuse_python_calls():
 
     from fastbp.kernels.cpu import optim
 
-    with pytest.raises(TypeError, match="weight_norms is an inner kernel"):
-        optim.weight_norms(np.ones(3), 3)
+    with pytest.raises(TypeError, match="constants is an inner kernel"):
+        optim.constants(np.ones(3, dtype=np.float32), (0.5, 2.0))
     # Called from compiled code, the same kernel works.
     import numba
 
     @numba.njit
-    def norms(theta):
-        return optim.weight_norms(theta, theta.shape[0])
+    def constants(theta):
+        return optim.constants(theta, (0.5, 2.0))
 
-    assert norms(np.array([3.0, -4.0])) == (25.0, 7.0)
+    got = constants(np.ones(3, dtype=np.float32))
+    assert got.dtype == np.float32 and got.tolist() == [0.5, 2.0]

@@ -16,7 +16,10 @@ import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
 from fastbp import _config
+from fastbp import optim as O
 from fastbp.kernels.cpu import epoch as K
+from fastbp.nn import activations as act
+from fastbp.nn import losses
 from fastbp.nn.activations import NEEDS_Z
 from fastbp.nn.norm import prediction_parameters
 
@@ -97,14 +100,37 @@ def thread_limits(n_threads):
         numba.set_num_threads(previous)
 
 
-def make_net(layout, codes, dropout, seed):
-    """The kernels' ``net`` tuple (see :mod:`fastbp.kernels.cpu`)."""
+def uses_extensions(layout, codes, dropout=None, clipping=False):
+    """True when a fit uses any of fastbp's extensions to scikit-learn's MLP that the
+    kernels compile only on demand: an extra hidden activation, a loss other than
+    the canonical four, dropout, gradient clipping or batch normalisation."""
+    return (
+        codes[0] >= act.FIRST_EXTRA
+        or codes[1] >= act.FIRST_EXTRA
+        or codes[2] not in losses.CANONICAL
+        or (dropout is not None and any(rate > 0 for rate in dropout))
+        or bool(clipping)
+        or layout.batch_norm
+    )
+
+
+def make_net(layout, codes, dropout, seed, extended=None):
+    """The kernels' ``net`` tuple (see :mod:`fastbp.kernels.cpu`).
+
+    The extended form, with the dropout array, where the fit uses an
+    extension (``extended=None``: decided by :func:`uses_extensions`); the
+    first four arrays otherwise, so the kernels are compiled without the
+    extensions' code (:data:`fastbp.kernels.cpu.dense.EXTENDED_NET`).
+    """
     n_hidden = len(layout.units) - 2
     drop = np.zeros(2 + max(n_hidden, 0) + 1)
     drop[0] = seed
     if dropout is not None:
         drop[2 : 2 + n_hidden] = dropout
-    return (layout.units, layout.w_off, layout.b_off, np.asarray(codes, dtype=np.int64), drop)
+    if extended is None:
+        extended = uses_extensions(layout, codes, dropout)
+    net = (layout.units, layout.w_off, layout.b_off, np.asarray(codes, dtype=np.int64))
+    return net + (drop,) if extended else net
 
 
 class CPUBackend:
@@ -138,8 +164,14 @@ class CPUBackend:
         self.n_threads = default_threads() if n_threads is None else int(n_threads)
         self.net = make_net(layout, codes, dropout, seed)
         self.net_eval = make_net(layout, codes, None, 0)
+        # Gradient clipping is set per epoch (in ``hyper``): such epochs take the extended form.
+        self._net_clipping = make_net(layout, codes, dropout, seed, extended=True)
         self.norm_stats = norm_stats
         self.norm_eps = norm_eps
+
+    def training_net(self, hyper):
+        """The ``net`` tuple for training with ``hyper``: the extended form where gradient clipping is on."""
+        return self._net_clipping if hyper[O.H_MAX_NORM] > 0.0 else self.net
 
     def limits(self):
         """Context manager that sets the thread pools for this backend's kernels."""
@@ -259,11 +291,11 @@ class CPUSession:
 
             return run_epoch_normed(
                 self.data, order, rng_state, self.theta, self.parts, (self.opt.moments, self.opt.counters),
-                self.backend.net, self.work, self.norm, hyper, self.batch_size,
+                self.backend.training_net(hyper), self.work, self.norm, hyper, self.batch_size,
             )
         return K.run_epoch(
             self.data, order, rng_state, self.theta, self.parts, (self.opt.moments, self.opt.counters),
-            self.backend.net, self.work, hyper, self.batch_size,
+            self.backend.training_net(hyper), self.work, hyper, self.batch_size,
         )
 
     def snapshot(self):

@@ -17,7 +17,8 @@ RELU = 3
 # Output-only activations.
 SOFTMAX = 4
 EXP = 5
-# Hidden activations beyond scikit-learn's four.
+# Hidden activations beyond scikit-learn's four (codes from FIRST_EXTRA up).
+FIRST_EXTRA = 6
 LEAKY_RELU = 6
 ELU = 7
 GELU = 8

@@ -44,8 +44,8 @@ def bias_activate(Z, b, code, pre):
     .. math:: Z_{ij} \leftarrow f(Z_{ij} + b_j)
 
     For ``SOFTMAX`` each row becomes :math:`e^{z_j - \max z} / \sum_k e^{z_k - \max z}`.
-    Where the derivative needs it (:func:`needs_z`), the pre-activation
-    :math:`Z_{ij} + b_j` is also written to ``pre`` (same shape as ``Z``).
+    scikit-learn's activations and the output activations; any other code
+    adds the bias only (the extra activations are :func:`bias_activate_extra`'s).
     """
     n, m = Z.shape
     if code == act.SOFTMAX:
@@ -77,30 +77,6 @@ def bias_activate(Z, b, code, pre):
         for i in range(n):
             for j in range(m):
                 Z[i, j] = math.exp(Z[i, j] + b[j])
-    elif code == act.LEAKY_RELU:
-        for i in range(n):
-            for j in range(m):
-                Z[i, j] = leaky_relu(Z[i, j] + b[j])
-    elif code == act.ELU:
-        for i in range(n):
-            for j in range(m):
-                Z[i, j] = elu(Z[i, j] + b[j])
-    elif code == act.SOFTPLUS:
-        for i in range(n):
-            for j in range(m):
-                Z[i, j] = softplus(Z[i, j] + b[j])
-    elif code == act.GELU:
-        for i in range(n):
-            for j in range(m):
-                z = Z[i, j] + b[j]
-                pre[i, j] = z
-                Z[i, j] = gelu(z)
-    elif code == act.SILU:
-        for i in range(n):
-            for j in range(m):
-                z = Z[i, j] + b[j]
-                pre[i, j] = z
-                Z[i, j] = silu(z)
     else:
         for i in range(n):
             for j in range(m):
@@ -129,7 +105,50 @@ def multiply_grad(A, pre, D, code):
         for i in range(n):
             for j in range(m):
                 D[i, j] = D[i, j] * logistic_grad(A[i, j], pre[i, j])
-    elif code == act.LEAKY_RELU:
+
+
+@kernel
+def bias_activate_extra(Z, b, code, pre):
+    r""":func:`bias_activate` for fastbp's extra hidden activations (codes from
+    ``FIRST_EXTRA``: leaky ReLU, ELU, softplus, GELU, SiLU).
+
+    Where the derivative needs it (:func:`needs_z`), the pre-activation
+    :math:`Z_{ij} + b_j` is also written to ``pre`` (same shape as ``Z``).
+    Kept apart so that a fit which uses none of them never compiles their
+    loops (see :data:`fastbp.kernels.cpu.dense.EXTENDED_NET`).
+    """
+    n, m = Z.shape
+    if code == act.LEAKY_RELU:
+        for i in range(n):
+            for j in range(m):
+                Z[i, j] = leaky_relu(Z[i, j] + b[j])
+    elif code == act.ELU:
+        for i in range(n):
+            for j in range(m):
+                Z[i, j] = elu(Z[i, j] + b[j])
+    elif code == act.SOFTPLUS:
+        for i in range(n):
+            for j in range(m):
+                Z[i, j] = softplus(Z[i, j] + b[j])
+    elif code == act.GELU:
+        for i in range(n):
+            for j in range(m):
+                z = Z[i, j] + b[j]
+                pre[i, j] = z
+                Z[i, j] = gelu(z)
+    elif code == act.SILU:
+        for i in range(n):
+            for j in range(m):
+                z = Z[i, j] + b[j]
+                pre[i, j] = z
+                Z[i, j] = silu(z)
+
+
+@kernel
+def multiply_grad_extra(A, pre, D, code):
+    """:func:`multiply_grad` for the extra hidden activations (see :func:`bias_activate_extra`)."""
+    n, m = A.shape
+    if code == act.LEAKY_RELU:
         for i in range(n):
             for j in range(m):
                 D[i, j] = D[i, j] * leaky_relu_grad(A[i, j], pre[i, j])

@@ -8,13 +8,31 @@ sums, sparse first layer) is an explicit loop.
 import numpy as np
 
 from fastbp.kernels.cpu._jit import entry, inline, kernel
-from fastbp.kernels.cpu.activations import bias_activate, multiply_grad, needs_z
+from fastbp.kernels.cpu.activations import (
+    bias_activate,
+    bias_activate_extra,
+    multiply_grad,
+    multiply_grad_extra,
+    needs_z,
+)
+from fastbp.nn import activations as act
 from fastbp.nn import dropout as dropout_math
 
 threshold = inline(dropout_math.threshold)
 row_key = inline(dropout_math.row_key)
 keep = inline(dropout_math.keep)
 
+#: Length of an *extended* ``net`` tuple, the one that carries the dropout
+#: array (``(units, w_off, b_off, codes, dropout)``).  A fit that uses none of
+#: fastbp's extensions to scikit-learn's MLP (extra activations and losses,
+#: dropout, gradient clipping, batch normalisation) passes the first four only;
+#: the kernels test ``len(net) == EXTENDED_NET`` before every extension, and
+#: Numba resolves the test while compiling (the length of a tuple argument is
+#: a constant of its type) and drops the branches that cannot run without
+#: typing or compiling them.  So the first default fit compiles a smaller tree,
+#: and a fit with an extension compiles the full one once (see
+#: :func:`fastbp.backends.cpu.make_net`).
+EXTENDED_NET = 5
 
 
 @kernel
@@ -174,8 +192,11 @@ def activate(rows, b, net, work, offsets, l):
     Z = block(work[0], offsets, l + 1, n, units[l + 1])
     code = codes[1] if l == n_layers - 1 else codes[0]
     Zpre = block(work[3], offsets, l + 1, n, units[l + 1]) if needs_z(code) else Z
-    bias_activate(Z, b, code, Zpre)
-    if l < n_layers - 1 and drop_rate(net, l) > 0.0:
+    if len(net) == EXTENDED_NET and code >= act.FIRST_EXTRA:
+        bias_activate_extra(Z, b, code, Zpre)
+    else:
+        bias_activate(Z, b, code, Zpre)
+    if len(net) == EXTENDED_NET and l < n_layers - 1 and drop_rate(net, l) > 0.0:
         apply_dropout(Z, rows, net, l)
 
 
@@ -229,12 +250,18 @@ def propagate(rows, theta, net, work, offsets, l):
     np.dot(D, weights(theta, net, l).T, D_prev)
     A = block(acts, offsets, l, n, units[l])
     Zpre = block(work[3], offsets, l, n, units[l]) if needs_z(codes[0]) else A
-    dropped = drop_rate(net, l - 1) > 0.0
-    if dropped:  # A (scaled by dropout) is not needed any more: unscale it in place
-        unscale(A, net, l - 1)
-    multiply_grad(A, Zpre, D_prev, codes[0])
-    if dropped:
-        apply_dropout(D_prev, rows, net, l - 1)
+    if len(net) == EXTENDED_NET:
+        dropped = drop_rate(net, l - 1) > 0.0
+        if dropped:  # A (scaled by dropout) is not needed any more: unscale it in place
+            unscale(A, net, l - 1)
+        if codes[0] >= act.FIRST_EXTRA:
+            multiply_grad_extra(A, Zpre, D_prev, codes[0])
+        else:
+            multiply_grad(A, Zpre, D_prev, codes[0])
+        if dropped:
+            apply_dropout(D_prev, rows, net, l - 1)
+    else:
+        multiply_grad(A, Zpre, D_prev, codes[0])
 
 
 @kernel

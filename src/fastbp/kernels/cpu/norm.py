@@ -28,8 +28,9 @@ import numpy as np
 
 from fastbp import optim as O
 from fastbp.kernels.cpu._jit import entry, inline, kernel, parallel_kernel
-from fastbp.kernels.cpu.dense import activate, block, layer_grads, layer_offsets, linear, propagate
-from fastbp.kernels.cpu.epoch import LOSS_STAGE, finish_batch, loss_and_delta, thread_rows, thread_work, train_step
+from fastbp.kernels.cpu.dense import EXTENDED_NET, activate, block, layer_grads, layer_offsets, linear, propagate
+from fastbp.kernels.cpu.epoch import LOSS_STAGE, N_SUMS, finish_batch, loss_and_delta, thread_rows, thread_work, train_step
+from fastbp.kernels.cpu.optim import thread_norms
 from fastbp.kernels.cpu.rng import shuffle
 from fastbp.nn import norm as norm_math
 from fastbp.nn.norm import MEAN, MEAN_G, MEAN_GX, RUN_MEAN, RUN_VAR, VAR
@@ -72,10 +73,13 @@ def stage_thread(stage, l, t, data, rows, theta, parts, sums, net, work, norm, h
     own = thread_rows(rows, t, n_threads)
     m = own.shape[0]
     width = units[l + 1]
+    if stage == LOSS_STAGE:
+        thread_norms(t, theta, net, sums)
     if m == 0:
         col[t, :] = 0.0
         if stage == LOSS_STAGE:
-            sums[t, :] = 0.0
+            sums[t, 0] = 0.0
+            sums[t, 1] = 0.0
             parts[t, :] = 0.0
         return
     w = thread_work(work, t)
@@ -225,7 +229,7 @@ def normed_pass(data, rows, theta, parts, sums, net, work, norm, hyper, train):
 def batch_loss_grad_normed(data, rows, theta, grad, parts, net, work, norm, hyper):
     """:func:`fastbp.kernels.cpu.epoch.batch_loss_grad` with normalised hidden layers
     (batch statistics of ``rows``; running statistics untouched)."""
-    sums = np.zeros((parts.shape[0], 2))
+    sums = np.zeros((parts.shape[0], N_SUMS))
     normed_pass(data, rows, theta, parts, sums, net, work, norm, hyper, np.bool_(False))
     return finish_batch(theta, grad, parts, sums, net, hyper)
 
@@ -241,11 +245,12 @@ def run_epoch_normed(data, order, rng_state, theta, parts, opt, net, work, norm,
     key, pos = rng_state
     if key.shape[0] > 0:
         shuffle(order, key, pos)
-    sums = np.zeros((parts.shape[0], 2))
+    sums = np.zeros((parts.shape[0], N_SUMS))
     accumulated = 0.0
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
-        net[4][1] = opt[1][1]  # dropout masks are drawn for this mini-batch step
+        if len(net) == EXTENDED_NET:  # always, in practice: batch normalisation is an extension
+            net[4][1] = opt[1][1]  # dropout masks are drawn for this mini-batch step
         opt[1][1] += 1
         normed_pass(data, order[start:stop], theta, parts, sums, net, work, norm, hyper, np.bool_(True))
         accumulated += train_step(theta, parts, sums, opt, net, hyper) * (stop - start)
