@@ -100,10 +100,13 @@ def _write_gradient(theta, g, grad, a, l1, inv):
         grad[k] = finished(g[k], theta[k], a, l1, inv)
 
 
-# The update loops take slices and run prange over their whole length: a
-# prange with a start offset does not vectorise (measured 9x slower).  One
-# loop body serves every solver (the solver test is loop-invariant, LLVM
-# unswitches it).
+# The update loops take slices and run prange over their whole length: a prange with a
+# start offset does not vectorise (measured 9x slower).  One loop body serves every
+# solver (the solver test is loop-invariant, LLVM unswitches it into one vectorised loop
+# per solver); the second part enters with a weight of 0 or 1 instead of through a test,
+# which would double those loops (each one more for Numba to compile).  Weights and
+# biases take separate loops: with the penalty constants selected per element the loop
+# stopped vectorising (measured 3-4x slower).
 @inline
 def _step_one(theta, m, v, k, gk, th, c, solver):
     """Update parameter ``k`` from its finished gradient ``gk`` (constants ``c``, see :func:`update`)."""
@@ -127,24 +130,22 @@ def _step_one(theta, m, v, k, gk, th, c, solver):
 
 
 @parallel_kernel
-def _step_range(theta, g0, g1, m, v, c, solver, two):
-    """Step every parameter of the slice from the raw gradient: ``g0 + g1`` with ``two`` (two
-    threads' parts, reduced in this same pass), else ``g0`` alone (``g1`` unread).
-
-    """
+def _step_range(theta, g0, g1, m, v, c, solver):
+    """Step every parameter of the slice from the raw gradient ``g0 + c[10] * g1`` (``c[10]``
+    1: two threads' parts, reduced in this same pass; 0: ``g0`` alone)."""
+    w1 = c[10]
     for k in numba.prange(theta.shape[0]):
         th = theta[k]
-        g = g0[k] + g1[k] if two else g0[k]
-        _step_one(theta, m, v, k, finished(g, th, c[0], c[1], c[2]), th, c, solver)
+        _step_one(theta, m, v, k, finished(g0[k] + w1 * g1[k], th, c[0], c[1], c[2]), th, c, solver)
 
 
 @kernel
-def _step_serial(theta, g0, g1, m, v, c, solver, two):
+def _step_serial(theta, g0, g1, m, v, c, solver):
     """:func:`_step_range` on the calling thread (the biases: too few for a parallel region to pay)."""
+    w1 = c[10]
     for k in range(theta.shape[0]):
         th = theta[k]
-        g = g0[k] + g1[k] if two else g0[k]
-        _step_one(theta, m, v, k, finished(g, th, c[0], c[1], c[2]), th, c, solver)
+        _step_one(theta, m, v, k, finished(g0[k] + w1 * g1[k], th, c[0], c[1], c[2]), th, c, solver)
 
 
 @kernel
@@ -199,10 +200,8 @@ def update(theta, parts, state, hyper, counters, n_coef, inv):
     """
     # Two threads' parts are reduced inside the step; more are summed into parts[0] first.
     n_parts = parts.shape[0]
-    two = n_parts == 2
     if n_parts > 2:
         sum_parts(parts)
-    g0, g1 = parts[0], parts[n_parts - 1]
     solver = np.int64(hyper[O.H_SOLVER])
     lr = hyper[O.H_LR]
     if solver == O.SGD:
@@ -218,10 +217,12 @@ def update(theta, parts, state, hyper, counters, n_coef, inv):
         decay = lr * hyper[O.H_DECAY]
         lr = lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
         extra = (b1, 1.0 - b1, b2, 1.0 - b2, hyper[O.H_EPSILON], decay)
-    c = constants(theta, (hyper[O.H_ALPHA], hyper[O.H_L1], inv, lr) + extra)
+    w1 = 1.0 if n_parts == 2 else 0.0  # the weight of the second part
+    c = constants(theta, (hyper[O.H_ALPHA], hyper[O.H_L1], inv, lr) + extra + (w1,))
     m, v = state[0], state[1]
-    _step_range(theta[:n_coef], g0[:n_coef], g1[:n_coef], m[:n_coef], v[:n_coef], c, solver, two)
+    g0, g1 = parts[0], parts[1 if n_parts == 2 else 0]
+    _step_range(theta[:n_coef], g0[:n_coef], g1[:n_coef], m[:n_coef], v[:n_coef], c, solver)
     c[0] = 0.0  # the biases: no penalty, no decay
     c[1] = 0.0
     c[9] = 0.0
-    _step_serial(theta[n_coef:], g0[n_coef:], g1[n_coef:], m[n_coef:], v[n_coef:], c, solver, two)
+    _step_serial(theta[n_coef:], g0[n_coef:], g1[n_coef:], m[n_coef:], v[n_coef:], c, solver)
