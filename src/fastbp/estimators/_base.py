@@ -23,12 +23,12 @@ from fastbp import optim as O
 from fastbp.backends.cpu import CPUBackend, as_kernel_data
 from fastbp.estimators import _params
 from fastbp.estimators._callbacks import Progress, check_callbacks
-from fastbp.kernels.cpu.losses import normalised_loss, weighted_loss_sum
-from fastbp.optim.schedules import epoch_factor
+from fastbp.kernels.cpu.losses import mean_loss
 from fastbp.nn.activations import ACTIVATION_CODES, OUTPUT_CODES
 from fastbp.nn.init import glorot_uniform
 from fastbp.nn.layout import Layout
 from fastbp.nn.losses import LOSS_CODES
+from fastbp.optim.schedules import epoch_factor
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop")
 
@@ -46,10 +46,7 @@ def evaluation_loss(output, Y, sample_weight, loss_code, hyper):
     sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
     P = np.ascontiguousarray(output, dtype=np.float64)
     Y = np.ascontiguousarray(Y, dtype=np.float64).reshape(n, -1)
-    loss_sum, sw_sum = weighted_loss_sum(
-        P, Y, np.arange(n, dtype=np.int64), sw, loss_code, np.finfo(output.dtype).eps, hyper[O.H_LOSS_PARAM]
-    )
-    return float(normalised_loss(loss_sum, sw_sum, P.shape[1], loss_code))
+    return float(mean_loss(P, Y, sw, loss_code, np.finfo(output.dtype).eps, hyper[O.H_LOSS_PARAM]))
 
 
 def check_sample_weight(sample_weight, X, dtype):

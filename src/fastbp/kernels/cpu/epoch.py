@@ -33,7 +33,13 @@ from fastbp.kernels.cpu.dense import (
     forward,
     layer_offsets,
 )
-from fastbp.kernels.cpu.losses import normalised_loss, output_delta, weighted_loss_sum
+from fastbp.kernels.cpu.losses import (
+    canonical_delta,
+    canonical_loss_sum,
+    normalised_loss,
+    output_delta,
+    weighted_loss_sum,
+)
 from fastbp.kernels.cpu.optim import (
     clip_factor,
     reduce_gradient,
@@ -42,6 +48,7 @@ from fastbp.kernels.cpu.optim import (
     update,
 )
 from fastbp.kernels.cpu.rng import shuffle
+from fastbp.nn import losses as L
 
 
 @kernel
@@ -73,11 +80,15 @@ def loss_and_delta(t, data, own, sums, net, w, offsets, hyper):
     m = own.shape[0]
     P = block(w[0], offsets, n_layers, m, n_out)
     param = hyper[O.H_LOSS_PARAM]
-    loss_sum, sw_sum = weighted_loss_sum(P, data[4], own, data[5], codes[2], hyper[O.H_CLIP_EPS], param)
+    D = block(w[1], offsets, n_layers, m, n_out)
+    if len(net) == EXTENDED_NET and codes[2] >= L.ABSOLUTE_ERROR:  # fastbp's extra losses
+        loss_sum, sw_sum = weighted_loss_sum(P, data[4], own, data[5], codes[2], hyper[O.H_CLIP_EPS], param)
+        output_delta(P, data[4], own, data[5], hyper[O.H_OUT_SCALE], codes[2], param, D)
+    else:
+        loss_sum, sw_sum = canonical_loss_sum(P, data[4], own, data[5], codes[2], hyper[O.H_CLIP_EPS])
+        canonical_delta(P, data[4], own, data[5], hyper[O.H_OUT_SCALE], D)
     sums[t, 0] = loss_sum
     sums[t, 1] = sw_sum
-    D = block(w[1], offsets, n_layers, m, n_out)
-    output_delta(P, data[4], own, data[5], hyper[O.H_OUT_SCALE], codes[2], param, D)
 
 
 @kernel

@@ -1,6 +1,8 @@
 """Mini-batch loss and output delta, compiled for the CPU."""
 
 
+import numpy as np
+
 from fastbp.kernels.cpu._jit import entry, inline, kernel
 from fastbp.nn import losses as L
 
@@ -35,6 +37,18 @@ def element_loss(y, p, code, eps, param):
 
 
 @inline
+def canonical_loss(y, p, code, eps):
+    """:func:`element_loss` for the four canonical losses (scikit-learn's)."""
+    if code == L.SQUARED_ERROR:
+        return squared_error(y, p)
+    if code == L.POISSON:
+        return poisson(y, p)
+    if code == L.LOG_LOSS:
+        return log_loss(y, p, eps)
+    return binary_log_loss(y, p, eps)
+
+
+@inline
 def element_delta(y, p, code, param):
     r"""Derivative of the loss with respect to the output pre-activation (identity
     output for the non-canonical losses, so :math:`\partial l / \partial p`)."""
@@ -47,7 +61,7 @@ def element_delta(y, p, code, param):
     return p - y
 
 
-@entry
+@kernel
 def weighted_loss_sum(P, Y, rows, sw, code, eps, param):
     r"""Sample-weighted loss sum of a block of rows, and the block's weight sum.
 
@@ -91,7 +105,25 @@ def weighted_loss_sum(P, Y, rows, sw, code, eps, param):
     return total, sw_sum
 
 
-@entry
+@kernel
+def canonical_loss_sum(P, Y, rows, sw, code, eps):
+    """:func:`weighted_loss_sum` for the canonical losses only: the training kernels of a
+    fit without extensions compile this, not the other losses (see
+    :data:`fastbp.kernels.cpu.dense.EXTENDED_NET`)."""
+    n, m = P.shape
+    total = 0.0
+    sw_sum = 0.0
+    for i in range(n):
+        r = rows[i]
+        acc = 0.0
+        for j in range(m):
+            acc += canonical_loss(Y[r, j], P[i, j], code, eps)
+        total += sw[r] * acc
+        sw_sum += sw[r]
+    return total, sw_sum
+
+
+@kernel
 def normalised_loss(loss_sum, sw_sum, n_outputs, code):
     r"""The batch loss :math:`S / (c W)`: :math:`c` is the number of outputs for
     ``squared_error`` (its per-output losses are averaged, as in scikit-learn)
@@ -132,3 +164,23 @@ def output_delta(P, Y, rows, sw, scale, code, param, D):
         w = scale * sw[r]
         for j in range(m):
             D[i, j] = w * element_delta(Y[r, j], P[i, j], code, param)
+
+
+@kernel
+def canonical_delta(P, Y, rows, sw, scale, D):
+    r""":func:`output_delta` for the canonical losses, :math:`D_{ij} = s \, w_{r_i} (p_{ij} - y_{r_i j})`."""
+    n, m = P.shape
+    for i in range(n):
+        r = rows[i]
+        w = scale * sw[r]
+        for j in range(m):
+            D[i, j] = w * (P[i, j] - Y[r, j])
+
+
+@entry
+def mean_loss(P, Y, sw, code, eps, param):
+    """The loss of outputs ``P`` against targets ``Y`` as scikit-learn reports it (no
+    penalty): :func:`normalised_loss` of :func:`weighted_loss_sum` over every row.  The
+    estimators' validation loss, called from Python."""
+    loss_sum, sw_sum = weighted_loss_sum(P, Y, np.arange(P.shape[0]), sw, code, eps, param)
+    return normalised_loss(loss_sum, sw_sum, P.shape[1], code)

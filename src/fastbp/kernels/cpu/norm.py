@@ -28,8 +28,24 @@ import numpy as np
 
 from fastbp import optim as O
 from fastbp.kernels.cpu._jit import entry, inline, kernel, parallel_kernel
-from fastbp.kernels.cpu.dense import EXTENDED_NET, activate, block, layer_grads, layer_offsets, linear, propagate
-from fastbp.kernels.cpu.epoch import LOSS_STAGE, N_SUMS, finish_batch, loss_and_delta, thread_rows, thread_work, train_step
+from fastbp.kernels.cpu.dense import (
+    EXTENDED_NET,
+    activate,
+    block,
+    layer_grads,
+    layer_offsets,
+    linear,
+    propagate,
+)
+from fastbp.kernels.cpu.epoch import (
+    LOSS_STAGE,
+    N_SUMS,
+    finish_batch,
+    loss_and_delta,
+    thread_rows,
+    thread_work,
+    train_step,
+)
 from fastbp.kernels.cpu.optim import thread_norms
 from fastbp.kernels.cpu.rng import shuffle
 from fastbp.nn import norm as norm_math
