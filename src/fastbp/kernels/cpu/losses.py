@@ -19,16 +19,8 @@ quantile_grad = inline(L.quantile_grad)
 
 
 @inline
-def element_loss(y, p, code, eps, param):
-    """Loss of one output element for loss ``code``."""
-    if code == L.SQUARED_ERROR:
-        return squared_error(y, p)
-    if code == L.POISSON:
-        return poisson(y, p)
-    if code == L.LOG_LOSS:
-        return log_loss(y, p, eps)
-    if code == L.BINARY_LOG_LOSS:
-        return binary_log_loss(y, p, eps)
+def extra_loss(y, p, code, param):
+    """Loss of one output element for fastbp's extra losses (absolute error, Huber, quantile)."""
     if code == L.ABSOLUTE_ERROR:
         return absolute_error(y, p, param)
     if code == L.HUBER:
@@ -38,7 +30,7 @@ def element_loss(y, p, code, eps, param):
 
 @inline
 def canonical_loss(y, p, code, eps):
-    """:func:`element_loss` for the four canonical losses (scikit-learn's)."""
+    """Loss of one output element for the four canonical losses (scikit-learn's)."""
     if code == L.SQUARED_ERROR:
         return squared_error(y, p)
     if code == L.POISSON:
@@ -59,6 +51,25 @@ def element_delta(y, p, code, param):
     if code == L.QUANTILE:
         return quantile_grad(y, p, param)
     return p - y
+
+
+@kernel
+def canonical_loss_sum(P, Y, rows, sw, code, eps):
+    """:func:`weighted_loss_sum` for the canonical losses only: the training kernels of a
+    fit without extensions compile this, not the other losses (see
+    :data:`fastbp.kernels.cpu.dense.EXTENDED_NET`); :func:`weighted_loss_sum` hands it
+    the canonical codes."""
+    n, m = P.shape
+    total = 0.0
+    sw_sum = 0.0
+    for i in range(n):
+        r = rows[i]
+        acc = 0.0
+        for j in range(m):
+            acc += canonical_loss(Y[r, j], P[i, j], code, eps)
+        total += sw[r] * acc
+        sw_sum += sw[r]
+    return total, sw_sum
 
 
 @kernel
@@ -92,6 +103,8 @@ def weighted_loss_sum(P, Y, rows, sw, code, eps, param):
     loss_sum : float
     sw_sum : float
     """
+    if code < L.ABSOLUTE_ERROR:
+        return canonical_loss_sum(P, Y, rows, sw, code, eps)
     n, m = P.shape
     total = 0.0
     sw_sum = 0.0
@@ -99,25 +112,7 @@ def weighted_loss_sum(P, Y, rows, sw, code, eps, param):
         r = rows[i]
         acc = 0.0
         for j in range(m):
-            acc += element_loss(Y[r, j], P[i, j], code, eps, param)
-        total += sw[r] * acc
-        sw_sum += sw[r]
-    return total, sw_sum
-
-
-@kernel
-def canonical_loss_sum(P, Y, rows, sw, code, eps):
-    """:func:`weighted_loss_sum` for the canonical losses only: the training kernels of a
-    fit without extensions compile this, not the other losses (see
-    :data:`fastbp.kernels.cpu.dense.EXTENDED_NET`)."""
-    n, m = P.shape
-    total = 0.0
-    sw_sum = 0.0
-    for i in range(n):
-        r = rows[i]
-        acc = 0.0
-        for j in range(m):
-            acc += canonical_loss(Y[r, j], P[i, j], code, eps)
+            acc += extra_loss(Y[r, j], P[i, j], code, param)
         total += sw[r] * acc
         sw_sum += sw[r]
     return total, sw_sum
