@@ -63,18 +63,19 @@ def run_matmul_only(w, X, y, epochs):
     rng = np.random.RandomState(0)
     Ws = [rng.standard_normal((a, b)).astype(X.dtype) * 0.01 for a, b in zip(units[:-1], units[1:])]
     n, bs = X.shape[0], w.batch_size
-    acts = [np.empty((bs, u), X.dtype) for u in units]
+    acts = [np.empty((bs, u), X.dtype) for u in units[1:]]
     grads = [np.empty_like(W) for W in Ws]
     start = time.perf_counter()
     for _ in range(epochs):
-        for s in range(0, n - bs + 1, bs):
-            acts[0] = X[s : s + bs]
+        for s in range(0, n, bs):  # every sample, the last (shorter) batch included, as the trainers do
+            m = min(bs, n - s)
+            a = [X[s : s + m]] + [act[:m] for act in acts]
             for l, W in enumerate(Ws):
-                np.dot(acts[l], W, out=acts[l + 1])
+                np.dot(a[l], W, out=a[l + 1])
             for l in range(len(Ws) - 1, -1, -1):
-                np.dot(acts[l].T, acts[l + 1], out=grads[l])
+                np.dot(a[l].T, a[l + 1], out=grads[l])
                 if l:
-                    np.dot(acts[l + 1], Ws[l].T, out=acts[l])
+                    np.dot(a[l + 1], Ws[l].T, out=a[l])
     return time.perf_counter() - start, None
 
 
