@@ -192,7 +192,7 @@ def normed_pass(data, rows, theta, parts, sums, net, work, norm, hyper, train):
     """Forward, loss and backward of ``rows`` with every hidden layer normalised.
 
     Leaves the same per-thread results as :func:`fastbp.kernels.cpu.epoch.block_pass`
-    (raw gradients in ``parts``, loss and weight sums in ``sums``), the
+    (raw gradients in ``parts``, loss, weight and weight-norm sums in ``sums``), the
     batch statistics in ``norm[1]`` and, when ``train``, updated running
     statistics (momentum ``hyper[H_BN_MOMENTUM]``).
     """
