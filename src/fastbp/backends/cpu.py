@@ -252,7 +252,7 @@ class CPUBackend:
             chunk = min(-(-n // self.n_threads), _config.PREDICT_CHUNK)
             work = self.workspace(chunk * self.n_threads)
             with contextlib.nullcontext() if limited else self.limits():
-                K.predict(data, theta, self.net_eval, work, out)
+                K.predict(data, np.arange(n, dtype=np.int64), theta, self.net_eval, work, out)
         return out
 
 
