@@ -81,7 +81,7 @@ def sum_parts(parts):
 @inline
 def finished(p, th, a, l1, inv):
     """The gradient of one parameter from its raw sum ``p`` (see the module docstring)."""
-    l1_term = l1 if th > 0 else (-l1 if th < 0 else l1 * 0)
+    l1_term = l1 if th > 0 else (-l1 if th < 0 else l1 - l1)  # (l1 * 0 is float64: it widened the loop)
     return (p + a * th + l1_term) * inv
 
 
@@ -135,15 +135,6 @@ def _step_range(theta, g0, g1, m, v, c, solver):
     1: two threads' parts, reduced in this same pass; 0: ``g0`` alone)."""
     w1 = c[10]
     for k in numba.prange(theta.shape[0]):
-        th = theta[k]
-        _step_one(theta, m, v, k, finished(g0[k] + w1 * g1[k], th, c[0], c[1], c[2]), th, c, solver)
-
-
-@kernel
-def _step_serial(theta, g0, g1, m, v, c, solver):
-    """:func:`_step_range` on the calling thread (the biases: too few for a parallel region to pay)."""
-    w1 = c[10]
-    for k in range(theta.shape[0]):
         th = theta[k]
         _step_one(theta, m, v, k, finished(g0[k] + w1 * g1[k], th, c[0], c[1], c[2]), th, c, solver)
 
@@ -225,4 +216,6 @@ def update(theta, parts, state, hyper, counters, n_coef, inv):
     c[0] = 0.0  # the biases: no penalty, no decay
     c[1] = 0.0
     c[9] = 0.0
-    _step_serial(theta[n_coef:], g0[n_coef:], g1[n_coef:], m[n_coef:], v[n_coef:], c, solver)
+    # The biases in a parallel loop too: the same loop on one thread did not vectorise and
+    # reference-counted the arrays per element (35 ns per bias, against ~1.5 us per region).
+    _step_range(theta[n_coef:], g0[n_coef:], g1[n_coef:], m[n_coef:], v[n_coef:], c, solver)
