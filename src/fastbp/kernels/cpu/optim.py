@@ -105,8 +105,8 @@ def _write_gradient(theta, g, grad, a, l1, inv):
 # solver (the solver test is loop-invariant, LLVM unswitches it into one vectorised loop
 # per solver); the second part enters with a weight of 0 or 1 instead of through a test,
 # which would double those loops (each one more for Numba to compile).  Weights and
-# biases take separate loops: with the penalty constants selected per element the loop
-# stopped vectorising (measured 3-4x slower).
+# biases take separate calls of the loop, with their own constants: with the penalty
+# constants selected per element the loop stopped vectorising (measured 3-4x slower).
 @inline
 def _step_one(theta, m, v, k, gk, th, c, solver):
     """Update parameter ``k`` from its finished gradient ``gk`` (constants ``c``, see :func:`update`)."""
