@@ -100,16 +100,16 @@ def thread_limits(n_threads):
         numba.set_num_threads(previous)
 
 
-def uses_extensions(layout, codes, dropout=None, clipping=False):
+def uses_extensions(layout, codes, dropout=None):
     """True when a fit uses any of fastbp's extensions to scikit-learn's MLP that the
     kernels compile only on demand: an extra hidden activation, a loss other than
-    the canonical four, dropout, gradient clipping or batch normalisation."""
+    the canonical four, dropout or batch normalisation (gradient clipping, set per
+    epoch, takes the extended form through :meth:`CPUBackend.training_net`)."""
     return (
         codes[0] >= act.FIRST_EXTRA
         or codes[1] >= act.FIRST_EXTRA
         or codes[2] not in losses.CANONICAL
         or (dropout is not None and any(rate > 0 for rate in dropout))
-        or bool(clipping)
         or layout.batch_norm
     )
 
