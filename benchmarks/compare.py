@@ -4,7 +4,9 @@ Runs the workloads W1-W4 with the same data, architecture, optimizer (Adam) and
 batch size for every library, interleaving the libraries' repeats in one run,
 and prints per-epoch time (median and spread), GFLOP/s, the ratio to each
 peer, the ratio to the time of the epoch's matrix products alone (NumPy BLAS,
-measured in the same run), and peak traced memory of a fit.
+measured in the same run; with PyTorch installed, also through ``torch.mm``,
+whose BLAS may be faster than NumPy's), prediction time against the
+prediction's products alone, and peak traced memory of a fit.
 
 Usage::
 
@@ -79,6 +81,46 @@ def run_matmul_only(w, X, y, epochs):
     return time.perf_counter() - start, None
 
 
+def run_torch_matmul_only(w, X, y, epochs):
+    """The same products as :func:`run_matmul_only`, through ``torch.mm`` (PyTorch's BLAS,
+    MKL on x86 builds): the floor of the PyTorch loop, which may differ from NumPy's."""
+    import torch
+
+    units = w.layer_units
+    rng = np.random.RandomState(0)
+    Ws = [torch.from_numpy(rng.standard_normal((a, b)).astype(X.dtype) * 0.01) for a, b in zip(units[:-1], units[1:])]
+    Xt = torch.from_numpy(X)
+    n, bs = X.shape[0], w.batch_size
+    acts = [torch.empty((bs, u), dtype=Xt.dtype) for u in units[1:]]
+    grads = [torch.empty_like(W) for W in Ws]
+    start = time.perf_counter()
+    with torch.no_grad():
+        for _ in range(epochs):
+            for s in range(0, n, bs):
+                m = min(bs, n - s)
+                a = [Xt[s : s + m]] + [act[:m] for act in acts]
+                for l, W in enumerate(Ws):
+                    torch.mm(a[l], W, out=a[l + 1])
+                for l in range(len(Ws) - 1, -1, -1):
+                    torch.mm(a[l].T, a[l + 1], out=grads[l])
+                    if l:
+                        torch.mm(a[l + 1], Ws[l].T, out=a[l])
+    return time.perf_counter() - start, None
+
+
+def predict_matmul_only(w, X):
+    """Seconds of a prediction's matrix products alone: one NumPy product per layer over all of X."""
+    units = w.layer_units
+    rng = np.random.RandomState(0)
+    Ws = [rng.standard_normal((a, b)).astype(X.dtype) * 0.01 for a, b in zip(units[:-1], units[1:])]
+    outs = [np.empty((X.shape[0], u), X.dtype) for u in units[1:]]
+    start = time.perf_counter()
+    a = X
+    for W, out in zip(Ws, outs):
+        a = np.dot(a, W, out=out)
+    return time.perf_counter() - start
+
+
 def run_torch(w, X, y, epochs):
     import torch
 
@@ -137,6 +179,7 @@ def main(argv=None):
         if args.threads:
             torch.set_num_threads(args.threads)
         runners["torch"] = run_torch
+        runners["torch_mm"] = run_torch_matmul_only
     except ImportError:
         print("PyTorch not installed: its column is left out.")
 
@@ -168,6 +211,7 @@ def main(argv=None):
                 method(X)
                 ptimes.append(time.perf_counter() - start)
             pred[key] = float(np.median(ptimes))
+        pred["matmul"] = float(np.median([predict_matmul_only(w, X) for _ in range(args.repeats)]))
         mem = {} if args.no_memory else {k: peak_memory(runners[k], w, X, y) for k in ("fastbp", "sklearn")}
         gflops = w.flops_per_epoch(X.shape[0]) / 1e9
         rows.append((name, X.shape, med, spread, gflops, mem))
@@ -182,9 +226,15 @@ def main(argv=None):
             line += f", vs torch {ratio('torch'):.2f}x"
         line += f"; fastbp / matmul-only time {med['fastbp'] / med['matmul']:.2f}"
         print(line)
+        if "torch_mm" in med:
+            print(f"  NumPy's products / torch.mm's (same products) {med['matmul'] / med['torch_mm']:.2f}; "
+                  f"fastbp / torch-matmul-only {med['fastbp'] / med['torch_mm']:.2f}, "
+                  f"torch / torch-matmul-only {med['torch'] / med['torch_mm']:.2f}")
         print(f"  predict{'_proba' if w.task == 'classification' else ''} on all {X.shape[0]} rows: fastbp "
               f"{pred['fastbp'] * 1e3:.1f} ms, sklearn {pred['sklearn'] * 1e3:.1f} ms, "
-              f"speed-up {pred['sklearn'] / pred['fastbp']:.2f}x")
+              f"speed-up {pred['sklearn'] / pred['fastbp']:.2f}x; products alone (NumPy, all rows at once) "
+              f"{pred['matmul'] * 1e3:.1f} ms: fastbp at {pred['fastbp'] / pred['matmul']:.2f}x of it, "
+              f"sklearn at {pred['sklearn'] / pred['matmul']:.2f}x")
         if mem:
             print(f"  peak traced memory of a 1-epoch fit: fastbp {mem['fastbp'] / 2**20:.1f} MiB, "
                   f"sklearn {mem['sklearn'] / 2**20:.1f} MiB")

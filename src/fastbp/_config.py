@@ -33,10 +33,13 @@ CUDA_TILE = 16
 
 #: CPU: rows per thread and chunk when predicting.  Prediction on a large X
 #: needs memory for one chunk of activations per thread, not for the whole of
-#: X; 512 rows kept the activations in the core's cache and measured fastest
-#: (W2 float32: 31.8 ms against 45.2 ms with 4096; W1 float64 0.59 against
-#: 1.15 ms; W3 1017 against 1084 ms; 128 and 256 were slower).
-PREDICT_CHUNK = 512
+#: X.  Measured on two machines (``predict_proba`` of the benchmark workloads,
+#: float32, 2 threads, medians of interleaved repeats): on the 2-core Intel
+#: Xeon (2 MiB L2 per core) 2048 rows against 512: W2 43 against 69 ms, W3
+#: 1.13 against 1.31 s, float64 W2 100 against 136 ms, W4 57 against 81 ms;
+#: on the 2-core AMD EPYC (1 MiB L2) 512, 1024 and 2048 measured the same on
+#: W2 (128 and 256 rows were slower there).
+PREDICT_CHUNK = 2048
 
 #: CUDA: rows per chunk when predicting (one kernel launch per layer and chunk).
 CUDA_PREDICT_CHUNK = 4096
