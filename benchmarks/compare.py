@@ -108,17 +108,28 @@ def run_torch_matmul_only(w, X, y, epochs):
     return time.perf_counter() - start, None
 
 
-def predict_matmul_only(w, X):
-    """Seconds of a prediction's matrix products alone: one NumPy product per layer over all of X."""
+def predict_matmul_only(w, X, chunk=4096):
+    """Seconds of a prediction's matrix products alone, NumPy BLAS, preallocated outputs.
+
+    The faster of two ways to do them: one product per layer over all of X
+    (what scikit-learn does), and the same in chunks of ``chunk`` rows (the
+    activations stay in cache; on large X it is the faster one).
+    """
     units = w.layer_units
     rng = np.random.RandomState(0)
     Ws = [rng.standard_normal((a, b)).astype(X.dtype) * 0.01 for a, b in zip(units[:-1], units[1:])]
-    outs = [np.empty((X.shape[0], u), X.dtype) for u in units[1:]]
-    start = time.perf_counter()
-    a = X
-    for W, out in zip(Ws, outs):
-        a = np.dot(a, W, out=out)
-    return time.perf_counter() - start
+
+    def products(rows):
+        outs = [np.empty((rows, u), X.dtype) for u in units[1:]]
+        start = time.perf_counter()
+        for s in range(0, X.shape[0], rows):
+            m = min(rows, X.shape[0] - s)
+            a = X[s : s + m]
+            for W, out in zip(Ws, outs):
+                a = np.dot(a, W, out=out[:m])
+        return time.perf_counter() - start
+
+    return min(products(X.shape[0]), products(min(chunk, X.shape[0])))
 
 
 def run_torch(w, X, y, epochs):
@@ -232,7 +243,7 @@ def main(argv=None):
                   f"torch / torch-matmul-only {med['torch'] / med['torch_mm']:.2f}")
         print(f"  predict{'_proba' if w.task == 'classification' else ''} on all {X.shape[0]} rows: fastbp "
               f"{pred['fastbp'] * 1e3:.1f} ms, sklearn {pred['sklearn'] * 1e3:.1f} ms, "
-              f"speed-up {pred['sklearn'] / pred['fastbp']:.2f}x; products alone (NumPy, all rows at once) "
+              f"speed-up {pred['sklearn'] / pred['fastbp']:.2f}x; products alone (NumPy) "
               f"{pred['matmul'] * 1e3:.1f} ms: fastbp at {pred['fastbp'] / pred['matmul']:.2f}x of it, "
               f"sklearn at {pred['sklearn'] / pred['matmul']:.2f}x")
         if mem:
