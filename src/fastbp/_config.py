@@ -36,7 +36,8 @@ CUDA_TILE = 16
 #: X.  Measured on two machines (``predict_proba`` of the benchmark workloads,
 #: float32, 2 threads, medians of interleaved repeats): on the 2-core Intel
 #: Xeon (2 MiB L2 per core) 2048 rows against 512: W2 43 against 69 ms, W3
-#: 1.13 against 1.31 s, float64 W2 100 against 136 ms, W4 57 against 81 ms;
+#: 1.13 against 1.31 s, float64 W2 100 against 136 ms, W4 57 against 81 ms,
+#: the one loss float32 W4, 44 against 38 ms (28.5 ms at 4096: noise);
 #: on the 2-core AMD EPYC (1 MiB L2) 512, 1024 and 2048 measured the same on
 #: W2 (128 and 256 rows were slower there).
 PREDICT_CHUNK = 2048
