@@ -59,26 +59,40 @@ def run_sklearn(w, X, y, epochs):
     return _fit_seconds(lambda: cls(**_params(w, epochs)), X, y)
 
 
-def run_matmul_only(w, X, y, epochs):
-    """Only the epoch's matrix products, NumPy BLAS, preallocated outputs."""
-    units = w.layer_units
-    rng = np.random.RandomState(0)
-    Ws = [rng.standard_normal((a, b)).astype(X.dtype) * 0.01 for a, b in zip(units[:-1], units[1:])]
-    n, bs = X.shape[0], w.batch_size
-    acts = [np.empty((bs, u), X.dtype) for u in units[1:]]
-    grads = [np.empty_like(W) for W in Ws]
+def _products_seconds(X, Ws, batch_size, epochs, mm, empty):
+    """Seconds of ``epochs`` epochs of only the matrix products, through ``mm(a, b, out=c)``.
+
+    Every sample, the last (shorter) batch included, as the trainers do;
+    outputs preallocated with ``empty(shape)``.
+    """
+    n = X.shape[0]
+    acts = [empty((batch_size, W.shape[1])) for W in Ws]
+    grads = [empty(tuple(W.shape)) for W in Ws]
     start = time.perf_counter()
     for _ in range(epochs):
-        for s in range(0, n, bs):  # every sample, the last (shorter) batch included, as the trainers do
-            m = min(bs, n - s)
+        for s in range(0, n, batch_size):
+            m = min(batch_size, n - s)
             a = [X[s : s + m]] + [act[:m] for act in acts]
             for l, W in enumerate(Ws):
-                np.dot(a[l], W, out=a[l + 1])
+                mm(a[l], W, out=a[l + 1])
             for l in range(len(Ws) - 1, -1, -1):
-                np.dot(a[l].T, a[l + 1], out=grads[l])
+                mm(a[l].T, a[l + 1], out=grads[l])
                 if l:
-                    np.dot(a[l + 1], Ws[l].T, out=a[l])
-    return time.perf_counter() - start, None
+                    mm(a[l + 1], Ws[l].T, out=a[l])
+    return time.perf_counter() - start
+
+
+def _weights(w, dtype):
+    """Fixed random weights of workload ``w``'s layers (the products-only baselines' operands)."""
+    rng = np.random.RandomState(0)
+    units = w.layer_units
+    return [rng.standard_normal((a, b)).astype(dtype) * 0.01 for a, b in zip(units[:-1], units[1:])]
+
+
+def run_matmul_only(w, X, y, epochs):
+    """Only the epoch's matrix products, NumPy BLAS, preallocated outputs."""
+    empty = lambda shape: np.empty(shape, X.dtype)
+    return _products_seconds(X, _weights(w, X.dtype), w.batch_size, epochs, np.dot, empty), None
 
 
 def run_torch_matmul_only(w, X, y, epochs):
@@ -86,26 +100,10 @@ def run_torch_matmul_only(w, X, y, epochs):
     MKL on x86 builds): the floor of the PyTorch loop, which may differ from NumPy's."""
     import torch
 
-    units = w.layer_units
-    rng = np.random.RandomState(0)
-    Ws = [torch.from_numpy(rng.standard_normal((a, b)).astype(X.dtype) * 0.01) for a, b in zip(units[:-1], units[1:])]
     Xt = torch.from_numpy(X)
-    n, bs = X.shape[0], w.batch_size
-    acts = [torch.empty((bs, u), dtype=Xt.dtype) for u in units[1:]]
-    grads = [torch.empty_like(W) for W in Ws]
-    start = time.perf_counter()
-    with torch.no_grad():
-        for _ in range(epochs):
-            for s in range(0, n, bs):
-                m = min(bs, n - s)
-                a = [Xt[s : s + m]] + [act[:m] for act in acts]
-                for l, W in enumerate(Ws):
-                    torch.mm(a[l], W, out=a[l + 1])
-                for l in range(len(Ws) - 1, -1, -1):
-                    torch.mm(a[l].T, a[l + 1], out=grads[l])
-                    if l:
-                        torch.mm(a[l + 1], Ws[l].T, out=a[l])
-    return time.perf_counter() - start, None
+    Ws = [torch.from_numpy(W) for W in _weights(w, X.dtype)]
+    empty = lambda shape: torch.empty(shape, dtype=Xt.dtype)
+    return _products_seconds(Xt, Ws, w.batch_size, epochs, torch.mm, empty), None
 
 
 def predict_matmul_only(w, X, chunk=4096):
@@ -116,8 +114,7 @@ def predict_matmul_only(w, X, chunk=4096):
     activations stay in cache; on large X it is the faster one).
     """
     units = w.layer_units
-    rng = np.random.RandomState(0)
-    Ws = [rng.standard_normal((a, b)).astype(X.dtype) * 0.01 for a, b in zip(units[:-1], units[1:])]
+    Ws = _weights(w, X.dtype)
 
     def products(rows):
         outs = [np.empty((rows, u), X.dtype) for u in units[1:]]
