@@ -1,0 +1,72 @@
+"""Thread pools: fastbp honours the limits a user or joblib sets, holds the BLAS to one
+thread while its own threads run, and restores every pool afterwards."""
+
+import numba
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from fastbp import BackpropClassifier
+from fastbp.backends.cpu import _blas_libraries, default_threads, thread_limits
+
+
+def blas_threads():
+    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+
+@pytest.fixture
+def two_threads():
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("needs two Numba threads")
+    previous = numba.get_num_threads()
+    numba.set_num_threads(2)
+    yield
+    numba.set_num_threads(previous)
+
+
+def test_scipy_blas_is_seen():
+    # The BLAS Numba's np.dot calls is SciPy's; the limits must reach it.
+    assert _blas_libraries(), "no BLAS library found"
+    assert any("scipy" in lib.filepath for lib in _blas_libraries())
+
+
+def test_default_threads_honours_threadpoolctl_limit(two_threads):
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert default_threads() == 2
+    with threadpool_limits(limits=1, user_api="blas"):
+        assert default_threads() == 1
+
+
+def test_default_threads_honours_numba_and_omp_limits(two_threads, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert default_threads() == 1
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    numba.set_num_threads(1)
+    assert default_threads() == 1
+
+
+def test_thread_limits_sets_and_restores_both_pools(two_threads):
+    before = blas_threads()
+    with thread_limits(2):
+        assert numba.get_num_threads() == 2
+        assert set(blas_threads()) == {1}
+    assert blas_threads() == before
+    assert numba.get_num_threads() == 2
+    numba.set_num_threads(1)
+    with pytest.raises(RuntimeError, match="inside"):
+        with thread_limits(2):
+            assert numba.get_num_threads() == 2
+            raise RuntimeError("inside")
+    assert blas_threads() == before  # restored on an exception too
+    assert numba.get_num_threads() == 1
+
+
+def test_fit_and_predict_leave_the_pools_as_they_were(two_threads):
+    X = np.random.RandomState(0).rand(60, 4)
+    y = np.arange(60) % 3
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        model = BackpropClassifier(hidden_layer_sizes=(5,), max_iter=3).fit(X, y)
+        model.predict_proba(X)
+        assert blas_threads() == before
+        assert numba.get_num_threads() == 2
