@@ -70,3 +70,55 @@ def test_fit_and_predict_leave_the_pools_as_they_were(two_threads):
         model.predict_proba(X)
         assert blas_threads() == before
         assert numba.get_num_threads() == 2
+
+
+
+class FakeBlas:
+    """Stands in for a threadpoolctl library controller (OpenBLAS itself ignores
+    ``set_num_threads`` from a thread other than the one that last set it, so the
+    real library cannot show the bookkeeping)."""
+
+    def __init__(self, n):
+        self.num_threads = n
+
+    def set_num_threads(self, n):
+        self.num_threads = n
+
+
+def test_overlapping_limits_in_two_python_threads_restore_the_blas(two_threads, monkeypatch):
+    # A enters, B enters, A leaves, B leaves: the BLAS stays on one thread
+    # until B leaves, then gets back the count it had before A entered.
+    import threading
+
+    from fastbp.backends import cpu
+
+    fake = FakeBlas(2)
+    monkeypatch.setattr(cpu, "_blas_libraries", lambda: [fake])
+    steps = {name: threading.Event() for name in ("a_in", "b_in", "a_out")}
+    seen = {}
+
+    def a():
+        with thread_limits(2):
+            steps["a_in"].set()
+            seen["inside_a"] = fake.num_threads
+            steps["b_in"].wait(10)
+        steps["a_out"].set()
+
+    def b():
+        steps["a_in"].wait(10)
+        with thread_limits(2):
+            steps["b_in"].set()
+            steps["a_out"].wait(10)
+            seen["inside_b_after_a"] = fake.num_threads
+            seen["numba_in_b"] = numba.get_num_threads()
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert seen == {"inside_a": 1, "inside_b_after_a": 1, "numba_in_b": 2}
+    assert fake.num_threads == 2
+    with thread_limits(2):  # and the next one saves and restores afresh
+        fake_inside = fake.num_threads
+    assert (fake_inside, fake.num_threads) == (1, 2)
