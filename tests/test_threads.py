@@ -122,3 +122,48 @@ def test_overlapping_limits_in_two_python_threads_restore_the_blas(two_threads, 
     with thread_limits(2):  # and the next one saves and restores afresh
         fake_inside = fake.num_threads
     assert (fake_inside, fake.num_threads) == (1, 2)
+
+
+def test_limits_work_in_a_worker_thread_after_the_main_thread(two_threads):
+    # threadpoolctl (3.8+) lets only one Python thread at a time set OpenBLAS's
+    # thread count and silently ignores the others: a fit in a worker thread
+    # after one in the main thread must still hold the BLAS to one thread.
+    import threading
+
+    seen = {}
+
+    def worker():
+        with thread_limits(2):
+            seen["worker"] = blas_threads()
+        seen["worker_after"] = blas_threads()
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = blas_threads()
+        with thread_limits(2):
+            seen["main"] = blas_threads()
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join(20)
+        assert set(seen["main"]) == {1}
+        assert set(seen["worker"]) == {1}
+        assert seen["worker_after"] == before
+        assert blas_threads() == before
+
+
+def test_limits_in_a_worker_thread_while_the_main_thread_holds_a_limit(two_threads):
+    import threading
+
+    seen = {}
+
+    def worker():
+        with thread_limits(2):
+            seen["worker"] = blas_threads()
+
+    original = blas_threads()
+    with threadpool_limits(limits=2, user_api="blas"):  # the main thread controls OpenBLAS now
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join(20)
+        assert set(seen["worker"]) == {1}
+        assert set(blas_threads()) == {2}  # the main thread's limit is back
+    assert blas_threads() == original  # and its own restore still works
