@@ -167,3 +167,29 @@ def test_limits_in_a_worker_thread_while_the_main_thread_holds_a_limit(two_threa
         assert set(seen["worker"]) == {1}
         assert set(blas_threads()) == {2}  # the main thread's limit is back
     assert blas_threads() == original  # and its own restore still works
+
+
+def test_default_threads_ignores_fastbps_own_hold_on_the_blas(two_threads):
+    # While one Python thread runs kernels (BLAS held at one thread), a fit or
+    # prediction starting in another must still see the limit the user set,
+    # not fastbp's own: it would run on one thread, and chunk its rows
+    # differently from a prediction made alone.
+    import threading
+
+    inside, leave, seen = threading.Event(), threading.Event(), {}
+
+    def holder():
+        with thread_limits(2):
+            inside.set()
+            leave.wait(10)
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        thread = threading.Thread(target=holder)
+        thread.start()
+        inside.wait(10)
+        seen["blas"] = blas_threads()
+        seen["default"] = default_threads()
+        leave.set()
+        thread.join(20)
+    assert set(seen["blas"]) == {1}
+    assert seen["default"] == 2

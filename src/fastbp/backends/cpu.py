@@ -58,6 +58,11 @@ def as_kernel_data(X, Y=None, sample_weight=None, dtype=np.float64):
     return (dense, x_data, x_indices, x_indptr, Y, sw)
 
 
+_blas_lock = threading.Lock()
+_blas_holders = 0  # threads inside thread_limits
+_blas_saved = []  # (library controller, its thread count before the first holder)
+
+
 def default_threads():
     """Threads a fit may use: Numba's thread count, capped by every limit in force.
 
@@ -65,13 +70,19 @@ def default_threads():
     (through ``numba.get_num_threads``), ``OMP_NUM_THREADS``, and the BLAS
     thread limit set with ``threadpoolctl`` or by joblib's loky workers (which
     give each worker of ``GridSearchCV(n_jobs=k)`` a share of the cores), so
-    a parallel sweep is not oversubscribed.
+    a parallel sweep is not oversubscribed.  While another Python thread runs
+    fastbp's kernels (which hold the BLAS at one thread), the BLAS counts read
+    are the ones in force before it.
     """
     n = numba.get_num_threads()
     omp = os.environ.get("OMP_NUM_THREADS", "")
     if omp.isdigit() and int(omp) > 0:
         n = min(n, int(omp))
-    blas = [lib.num_threads for lib in _blas_libraries()]
+    with _blas_lock:  # while fastbp itself holds the BLAS at one thread, the counts it found
+        if _blas_holders:
+            blas = [n for _, n in _blas_saved]
+        else:
+            blas = [lib.num_threads for lib in _blas_libraries()]
     if blas:
         n = min(n, min(blas))
     return max(n, 1)
@@ -94,11 +105,6 @@ def _blas_libraries():
     of the 370 us a one-row prediction took).
     """
     return [lib for lib in _controller().lib_controllers if lib.user_api == "blas"]
-
-
-_blas_lock = threading.Lock()
-_blas_holders = 0  # threads inside thread_limits
-_blas_saved = []  # (library controller, its thread count before the first holder)
 
 
 @contextlib.contextmanager
