@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import scipy.optimize
 import scipy.sparse as sp
+from sklearn import get_config
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -527,11 +528,36 @@ class BaseBackprop(BaseEstimator):
         """Widths of every layer of the fitted network, input first."""
         return [c.shape[0] for c in self.coefs_] + [self.coefs_[-1].shape[1]]
 
+    def _prediction_input(self, X):
+        """``validate_data(self, X, reset=False)`` for prediction, with a fast path.
+
+        A 2-D float32 or float64 ``numpy.ndarray`` with the fitted number of
+        features and at least one row, for a model fitted without feature
+        names, is what ``validate_data`` would return unchanged once its
+        values are found finite: that is all that is checked for it, with the
+        same test scikit-learn makes first (a float64 sum; ``assume_finite``
+        honoured).  Anything else, and any such array that fails the test,
+        goes through ``validate_data``, so every error and warning is
+        scikit-learn's own.  (``validate_data``'s generic checks were 65 of
+        the 160 us a one-row ``predict_proba`` took.)
+        """
+        if (
+            type(X) is np.ndarray
+            and X.ndim == 2
+            and X.dtype in (np.float32, np.float64)
+            and X.shape[0] > 0
+            and X.shape[1] == self.n_features_in_
+            and not hasattr(self, "feature_names_in_")
+            and (get_config()["assume_finite"] or np.isfinite(X.sum(dtype=np.float64)))
+        ):
+            return X
+        return validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+
     def _forward(self, X, check_input=True):
         """Output-layer activations for X (validated unless ``check_input`` is False)."""
         check_is_fitted(self)
         if check_input:
-            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+            X = self._prediction_input(X)
         model_dtype = self.coefs_[0].dtype
         dtype = np.result_type(model_dtype, X.dtype)
         if dtype not in (np.float32, np.float64):

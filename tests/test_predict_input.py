@@ -1,0 +1,94 @@
+"""Prediction input checks: the fast path for plain float arrays accepts only what
+``validate_data`` would return unchanged, and everything else gets scikit-learn's
+own errors and warnings."""
+
+import warnings
+
+import numpy as np
+import pytest
+import sklearn
+
+from fastbp import BackpropClassifier, BackpropRegressor
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 4))
+    y = np.arange(80) % 3
+    return BackpropClassifier(hidden_layer_sizes=(6,), max_iter=5, random_state=0).fit(X, y), X
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bad, message", [(np.nan, "Input X contains NaN"), (np.inf, "Input X contains infinity")])
+def test_non_finite_values_raise_sklearns_error(fitted, dtype, bad, message):
+    model, X = fitted
+    X = X.astype(dtype)
+    X[7, 2] = bad
+    for method in (model.predict, model.predict_proba):
+        with pytest.raises(ValueError, match=message):
+            method(X)
+
+
+def test_wrong_feature_count_raises_sklearns_error(fitted):
+    model, X = fitted
+    with pytest.raises(ValueError, match="X has 3 features, but BackpropClassifier is expecting 4 features"):
+        model.predict(X[:, :3])
+
+
+def test_empty_input_raises_sklearns_error(fitted):
+    model, X = fitted
+    with pytest.raises(ValueError, match="0 sample"):
+        model.predict(X[:0])
+
+
+def test_assume_finite_skips_the_check_as_sklearn_does(fitted):
+    model, X = fitted
+    X = X.copy()
+    X[0, 0] = np.nan
+    with sklearn.config_context(assume_finite=True):
+        proba = model.predict_proba(X)
+    assert np.isnan(proba[0]).all()
+    np.testing.assert_array_equal(proba[1:], model.predict_proba(X[1:]))
+
+
+def test_finite_values_whose_sum_overflows_are_accepted():
+    # The fast test (a float64 sum) fails on finite values this large; the
+    # full check must then accept them, as scikit-learn does.
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((40, 2))
+    model = BackpropRegressor(hidden_layer_sizes=(3,), max_iter=3, random_state=0).fit(X, X[:, 0])
+    big = np.full((3, 2), 1e308)
+    assert not np.isfinite(big.sum())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # overflow inside the network
+        out = model.predict(big)
+    assert out.shape == (3,)
+
+
+def test_feature_name_warnings_are_sklearns():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(rng.standard_normal((50, 3)), columns=["a", "b", "c"])
+    model = BackpropRegressor(hidden_layer_sizes=(3,), max_iter=3, random_state=0).fit(frame, frame["a"])
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        model.predict(frame.to_numpy())
+    plain = BackpropRegressor(hidden_layer_sizes=(3,), max_iter=3, random_state=0).fit(frame.to_numpy(), frame["a"])
+    with pytest.warns(UserWarning, match="X has feature names"):
+        plain.predict(frame)
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "list", "int"])
+def test_other_inputs_give_the_same_predictions(fitted, layout):
+    model, X = fitted
+    expected = model.predict_proba(X)
+    if layout == "F":
+        other = np.asfortranarray(X)
+    elif layout == "list":
+        other = X.tolist()
+    elif layout == "int":
+        other = np.round(X * 10).astype(np.int64)
+        expected = model.predict_proba(other.astype(np.float64))
+    else:
+        other = X.copy()
+    np.testing.assert_array_equal(model.predict_proba(other), expected)
