@@ -83,6 +83,13 @@ def stochastic_only(est):
 
 
 
+def _sum_is_finite(X):
+    """Whether the sum of X is finite: true only if every value is (scikit-learn's
+    first test; an overflow of finite values makes it false, not an error)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(X.sum()))
+
+
 @functools.lru_cache(maxsize=64)
 def _prediction_layout(layer_units, batch_norm):
     """The :class:`Layout` of a fitted network, shared by its predictions (10 us to build;
@@ -535,7 +542,7 @@ class BaseBackprop(BaseEstimator):
         features and at least one row, for a model fitted without feature
         names, is what ``validate_data`` would return unchanged once its
         values are found finite: that is all that is checked for it, with the
-        same test scikit-learn makes first (a float64 sum; ``assume_finite``
+        test scikit-learn makes first (a sum in X's dtype; ``assume_finite``
         honoured).  Anything else, and any such array that fails the test,
         goes through ``validate_data``, so every error and warning is
         scikit-learn's own.  (``validate_data``'s generic checks were 65 of
@@ -548,7 +555,7 @@ class BaseBackprop(BaseEstimator):
             and X.shape[0] > 0
             and X.shape[1] == self.n_features_in_
             and not hasattr(self, "feature_names_in_")
-            and (get_config()["assume_finite"] or np.isfinite(X.sum(dtype=np.float64)))
+            and (get_config()["assume_finite"] or _sum_is_finite(X))
         ):
             return X
         return validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
