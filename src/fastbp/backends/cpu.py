@@ -386,7 +386,7 @@ class CPUBackend:
         out = np.empty((n, int(self.layout.units[-1])), dtype=self.dtype)
         theta = prediction_parameters(theta, self.layout, self.norm_stats, self.norm_eps)
         if n:
-            rows = min(-(-n // self.n_threads), _config.PREDICT_CHUNK)
+            rows = min(-(-n // self.n_threads), _config.PREDICT_CHUNK_BYTES // self.dtype.itemsize)
             sizes = self._prediction_sizes(rows)
             with PREDICT_SCRATCH.borrow(sum(_aligned(s) for s in sizes), self.dtype) as scratch:
                 work = self._prediction_workspace(scratch, rows, sizes)
