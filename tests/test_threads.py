@@ -193,3 +193,32 @@ def test_default_threads_ignores_fastbps_own_hold_on_the_blas(two_threads):
         thread.join(20)
     assert set(seen["blas"]) == {1}
     assert seen["default"] == 2
+
+
+def test_small_predictions_run_on_one_thread(two_threads, monkeypatch):
+    # A parallel loop costs more than it saves below _config.PREDICT_PARALLEL_MACS
+    # multiply-adds (and much more from a second Python thread): such
+    # predictions run on one thread, larger ones on all.
+    from fastbp import _config
+    from fastbp.backends import cpu
+
+    X = np.random.RandomState(0).rand(3000, 10)
+    model = BackpropClassifier(hidden_layer_sizes=(20,), max_iter=2).fit(X[:100], np.arange(100) % 3)
+    macs_per_row = 10 * 20 + 20 * 3
+    seen = []
+    real = cpu.K.predict
+
+    def spy(data, rows, theta, net, work, out):
+        seen.append((rows.shape[0], work[0].shape[0], numba.get_num_threads()))
+        return real(data, rows, theta, net, work, out)
+
+    monkeypatch.setattr(cpu.K, "predict", spy)
+    with threadpool_limits(limits=2, user_api="blas"):
+        small = _config.PREDICT_PARALLEL_MACS // macs_per_row - 1
+        large = _config.PREDICT_PARALLEL_MACS // macs_per_row + 1
+        for n in (1, small, large):
+            np.testing.assert_allclose(model.predict_proba(X[:n]), model.predict_proba(X[:n].copy()))
+    by_rows = {n: (threads, numba_threads) for n, threads, numba_threads in seen}
+    assert by_rows[1] == (1, 1)
+    assert by_rows[small] == (1, 1)
+    assert by_rows[large] == (2, 2)

@@ -49,6 +49,16 @@ CUDA_TILE = 16
 #: 2048 rows of float32, 1024 of float64.
 PREDICT_CHUNK_BYTES = 8192
 
+#: CPU: multiply-adds below which a prediction runs on one thread.  Measured
+#: on the 2-core Intel Xeon (one prediction kernel call, medians of 200): two
+#: threads start to pay at 237 K (W1-shaped network, 32 rows: 33 against 33
+#: us), 477 K (W2, 8 rows: 34 against 36 us) and 469 K (W4, 32 rows: 34
+#: against 37 us) from the main thread; below that they cost 0-3 us more.
+#: From a second Python thread every parallel loop costs 90-110 us more (GNU
+#: OpenMP's throttled spin, see benchmarks/README.md): one thread there was
+#: 26-51 us against 120-146 us up to these sizes.
+PREDICT_PARALLEL_MACS = 300_000
+
 #: CPU: bytes of prediction scratch memory kept between ``predict`` calls, per
 #: dtype (:class:`fastbp.backends.cpu.ScratchPool`).  Fresh memory is paged in
 #: by the kernel's first writes to it: on the 2-core Intel Xeon, 330 of the

@@ -386,30 +386,38 @@ class CPUBackend:
         out = np.empty((n, int(self.layout.units[-1])), dtype=self.dtype)
         theta = prediction_parameters(theta, self.layout, self.norm_stats, self.norm_eps)
         if n:
-            rows = min(-(-n // self.n_threads), _config.PREDICT_CHUNK_BYTES // self.dtype.itemsize)
-            sizes = self._prediction_sizes(rows)
+            T = self.prediction_threads(n)
+            rows = min(-(-n // T), _config.PREDICT_CHUNK_BYTES // self.dtype.itemsize)
+            sizes = self._prediction_sizes(rows, T)
             with PREDICT_SCRATCH.borrow(sum(_aligned(s) for s in sizes), self.dtype) as scratch:
-                work = self._prediction_workspace(scratch, rows, sizes)
-                with contextlib.nullcontext() if limited else self.limits():
+                work = self._prediction_workspace(scratch, rows, sizes, T)
+                with contextlib.nullcontext() if limited and T == self.n_threads else thread_limits(T):
                     K.predict(data, np.arange(n, dtype=np.int64), theta, self.net_eval, work, out)
         return out
 
-    def _prediction_sizes(self, rows):
+    def prediction_threads(self, n):
+        """Threads a prediction of ``n`` rows runs on: one where its multiply-adds
+        are under ``_config.PREDICT_PARALLEL_MACS`` (or ``n`` is 1), else all."""
+        units = self.layout.units
+        macs = n * int((units[:-1] * units[1:]).sum())
+        if n < 2 or macs < _config.PREDICT_PARALLEL_MACS:
+            return 1
+        return self.n_threads
+
+    def _prediction_sizes(self, rows, T):
         """Entries of the activations, gathered input and pre-activations of a
-        prediction workspace with ``rows`` rows per thread."""
-        T = self.n_threads
+        prediction workspace with ``rows`` rows per thread and ``T`` threads."""
         per_row = int(self.layout.units[1:].sum())
         pre = rows * per_row if self.codes[0] in NEEDS_Z else 0
         return (T * rows * per_row, T * rows * int(self.layout.units[0]), T * pre)
 
-    def _prediction_workspace(self, scratch, rows, sizes):
+    def _prediction_workspace(self, scratch, rows, sizes, T):
         """:meth:`workspace` for prediction, laid out in the flat ``scratch`` buffer.
 
         The same shapes (each part C-contiguous, so the kernel's types and
         compiled code are the same), except the deltas, which a forward pass
         never touches: ``(T, 0)``.
         """
-        T = self.n_threads
         acts, inputs, pre = sizes
         a, b = _aligned(acts), _aligned(acts) + _aligned(inputs)
         return (
