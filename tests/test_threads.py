@@ -222,3 +222,75 @@ def test_small_predictions_run_on_one_thread(two_threads, monkeypatch):
     assert by_rows[1] == (1, 1)
     assert by_rows[small] == (1, 1)
     assert by_rows[large] == (2, 2)
+
+
+def _in_thread(fn):
+    import threading
+
+    out = {}
+
+    def target():
+        out["value"] = fn()
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(60)
+    return out["value"]
+
+
+@pytest.fixture
+def epoch_threads(two_threads, monkeypatch):
+    """Numba thread counts the compiled epochs ran with, per fit; fresh thread registry."""
+    from fastbp.backends import cpu
+
+    monkeypatch.setattr(cpu, "_parallel_threads", {})
+    seen = []
+    real = cpu.K.run_epoch
+
+    def spy(*args):
+        seen.append(numba.get_num_threads())
+        return real(*args)
+
+    monkeypatch.setattr(cpu.K, "run_epoch", spy)
+    return seen
+
+
+def small_fit(hidden=(8,)):
+    X = np.random.RandomState(0).rand(300, 6)
+    return BackpropClassifier(hidden_layer_sizes=hidden, max_iter=3, batch_size=50, random_state=0).fit(X, np.arange(300) % 3)
+
+
+def test_small_fits_in_a_second_thread_run_on_one_thread_with_the_same_result(epoch_threads):
+    from fastbp.backends import cpu
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        in_main = small_fit()
+        main_threads = list(epoch_threads)
+        epoch_threads.clear()
+        in_worker = _in_thread(small_fit)
+        worker_threads = list(epoch_threads)
+        assert not cpu.others_ran_parallel()  # the worker ran on one thread: no team of its own
+    assert set(main_threads) == {2}
+    assert set(worker_threads) == {1}
+    for a, b in zip(in_main.coefs_ + in_main.intercepts_, in_worker.coefs_ + in_worker.intercepts_):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_large_fits_in_a_second_thread_stay_parallel(epoch_threads):
+    from fastbp import _config
+    from fastbp.backends import cpu
+
+    hidden = (2 * _config.SECOND_THREAD_MACS // (3 * 50 * 6),)  # two loops' worth per mini-batch and more
+    with threadpool_limits(limits=2, user_api="blas"):
+        small_fit()
+        epoch_threads.clear()
+        _in_thread(lambda: small_fit(hidden))
+        assert set(epoch_threads) == {2}
+        assert not cpu.others_ran_parallel()  # the worker has ended: its team does not count
+
+
+def test_without_another_parallel_thread_fits_use_every_thread(epoch_threads):
+    with threadpool_limits(limits=2, user_api="blas"):
+        _in_thread(small_fit)  # a worker alone (the main thread has not run any kernel)
+        small_fit()
+    assert set(epoch_threads) == {2}

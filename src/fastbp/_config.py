@@ -59,6 +59,16 @@ PREDICT_CHUNK_BYTES = 8192
 #: 26-51 us against 120-146 us up to these sizes.
 PREDICT_PARALLEL_MACS = 300_000
 
+#: CPU: multiply-adds per parallel loop below which kernels run on one thread
+#: while another live Python thread has run fastbp's kernels on several
+#: threads (GNU OpenMP's throttled spin: :func:`fastbp.backends.cpu.others_ran_parallel`).
+#: Measured on the 2-core Intel Xeon from a worker thread after the main
+#: thread had fitted: W1 fit (4.4 M per mini-batch) 127 ms on two threads
+#: against 52 on one, W2-like (46 M) 0.42 against 0.41-0.46 s; predictions of
+#: 256 rows, W1 (1.9 M) 160 against 96 us, W4 (3.8 M) 207 against 115, W2
+#: (15 M) 305 against 340.
+SECOND_THREAD_MACS = 10_000_000
+
 #: CPU: bytes of prediction scratch memory kept between ``predict`` calls, per
 #: dtype (:class:`fastbp.backends.cpu.ScratchPool`).  Fresh memory is paged in
 #: by the kernel's first writes to it: on the 2-core Intel Xeon, 330 of the

@@ -61,6 +61,37 @@ def as_kernel_data(X, Y=None, sample_weight=None, dtype=np.float64):
 _blas_lock = threading.Lock()
 _blas_holders = 0  # threads inside thread_limits
 _blas_saved = []  # (library controller, its thread count before the first holder)
+_parallel_threads = {}  # ident -> threading.Thread: Python threads that ran kernels on several Numba threads
+_DummyThread = getattr(threading, "_DummyThread", ())  # threads not started by threading: never seen to end
+
+
+def note_parallel():
+    """Record that this Python thread runs fastbp's kernels on more than one Numba thread.
+
+    Under GNU OpenMP (Numba's ``omp`` layer) such a thread owns a team of
+    OpenMP threads for as long as it lives; see :func:`others_ran_parallel`.
+    """
+    thread = threading.current_thread()
+    if not isinstance(thread, _DummyThread):
+        with _blas_lock:
+            _parallel_threads[thread.ident] = thread
+
+
+def others_ran_parallel():
+    """Whether another live Python thread has run fastbp's kernels on several Numba threads.
+
+    Then GNU OpenMP has a team of threads for each of them, more OpenMP
+    threads than cores, and it spins only 100 iterations before sleeping
+    (libgomp's throttled spin): every parallel loop started from here pays a
+    wake-up, 76-110 us measured on the 2-core Intel Xeon.  Kernels with
+    little work per parallel loop then run faster on one thread
+    (``_config.SECOND_THREAD_MACS``).
+    """
+    me = threading.get_ident()
+    with _blas_lock:
+        for ident in [i for i, t in _parallel_threads.items() if not t.is_alive()]:
+            del _parallel_threads[ident]
+        return any(ident != me for ident in _parallel_threads)
 
 
 def default_threads():
@@ -362,6 +393,8 @@ class CPUBackend:
         rows = np.arange(data[4].shape[0], dtype=np.int64)
         work = self.workspace(rows.shape[0])
         parts = self.gradient_parts()
+        if self.n_threads > 1:
+            note_parallel()
         if self.layout.batch_norm:
             from fastbp.kernels.cpu.norm import batch_loss_grad_normed
 
@@ -391,18 +424,27 @@ class CPUBackend:
             sizes = self._prediction_sizes(rows, T)
             with PREDICT_SCRATCH.borrow(sum(_aligned(s) for s in sizes), self.dtype) as scratch:
                 work = self._prediction_workspace(scratch, rows, sizes, T)
+                if T > 1:
+                    note_parallel()
                 with contextlib.nullcontext() if limited and T == self.n_threads else thread_limits(T):
                     K.predict(data, np.arange(n, dtype=np.int64), theta, self.net_eval, work, out)
         return out
 
     def prediction_threads(self, n):
         """Threads a prediction of ``n`` rows runs on: one where its multiply-adds
-        are under ``_config.PREDICT_PARALLEL_MACS`` (or ``n`` is 1), else all."""
-        units = self.layout.units
-        macs = n * int((units[:-1] * units[1:]).sum())
-        if n < 2 or macs < _config.PREDICT_PARALLEL_MACS:
+        are under ``_config.PREDICT_PARALLEL_MACS`` (or ``n`` is 1), or under
+        ``_config.SECOND_THREAD_MACS`` while :func:`others_ran_parallel`; else all."""
+        if self.n_threads < 2 or n < 2:
+            return 1
+        macs = n * self.macs_per_row()
+        if macs < _config.PREDICT_PARALLEL_MACS or (macs < _config.SECOND_THREAD_MACS and others_ran_parallel()):
             return 1
         return self.n_threads
+
+    def macs_per_row(self):
+        """Multiply-adds of one row's forward pass."""
+        units = self.layout.units
+        return int((units[:-1] * units[1:]).sum())
 
     def _prediction_sizes(self, rows, T):
         """Entries of the activations, gathered input and pre-activations of a
@@ -455,9 +497,25 @@ class CPUSession:
         self.work = backend.workspace(batch_size)
         self.parts = backend.gradient_parts()
         self.norm = backend.norm_workspace(batch_size) if backend.layout.batch_norm else None
+        # forward and backward of a mini-batch: three products per layer
+        self.batch_macs = 3 * min(batch_size, data[4].shape[0]) * backend.macs_per_row()
 
     def epoch(self, order, rng_state, hyper):
-        """One compiled epoch (inside ``backend.limits()``); returns its mean training loss."""
+        """One compiled epoch (inside ``backend.limits()``); returns its mean training loss.
+
+        While :func:`others_ran_parallel`, an epoch whose mini-batches are
+        small (``_config.SECOND_THREAD_MACS`` per parallel loop, two loops per
+        mini-batch) runs its loops on one Numba thread: the per-thread blocks
+        are the same, taken in turn, so the result is the same to the bit.
+        """
+        if self.backend.n_threads > 1 and self.batch_macs < 2 * _config.SECOND_THREAD_MACS and others_ran_parallel():
+            with thread_limits(1):
+                return self._epoch(order, rng_state, hyper)
+        if self.backend.n_threads > 1:
+            note_parallel()
+        return self._epoch(order, rng_state, hyper)
+
+    def _epoch(self, order, rng_state, hyper):
         if self.norm is not None:
             from fastbp.kernels.cpu.norm import run_epoch_normed
 
