@@ -218,9 +218,9 @@ def test_small_predictions_run_on_one_thread(two_threads, monkeypatch):
         large = _config.PREDICT_PARALLEL_MACS // macs_per_row + 1
         for n in (1, small, large):
             np.testing.assert_allclose(model.predict_proba(X[:n]), model.predict_proba(X[:n].copy()))
-    by_rows = {n: (threads, numba_threads) for n, threads, numba_threads in seen}
-    assert by_rows[1] == (1, 1)
-    assert by_rows[small] == (1, 1)
+    by_rows = {n: (slots, numba_threads) for n, slots, numba_threads in seen}
+    assert by_rows[1] == (2, 1)  # the same blocks of rows, taken in turn
+    assert by_rows[small] == (2, 1)
     assert by_rows[large] == (2, 2)
 
 
@@ -294,3 +294,27 @@ def test_without_another_parallel_thread_fits_use_every_thread(epoch_threads):
         _in_thread(small_fit)  # a worker alone (the main thread has not run any kernel)
         small_fit()
     assert set(epoch_threads) == {2}
+
+
+def test_a_prediction_is_the_same_whatever_thread_it_runs_on(two_threads, monkeypatch):
+    # One Numba thread (a small prediction, or a second Python thread) takes
+    # the same blocks of rows in turn: the result is the same to the bit.
+    # (Blocks cut for one thread instead gave a 1-ulp difference in the first
+    # of these networks.)
+    from fastbp import BackpropRegressor, _config
+    from fastbp.backends import cpu
+
+    monkeypatch.setattr(cpu, "_parallel_threads", {})
+    rng = np.random.RandomState(3)
+    with threadpool_limits(limits=2, user_api="blas"):
+        for n_features, hidden, n in [(5, (8,), 1300), (5, (13,), 1000), (7, (17,), 1501)]:
+            X = rng.rand(n, n_features)
+            model = BackpropRegressor(hidden_layer_sizes=hidden, max_iter=2, random_state=0).fit(X[:200], X[:200, 0])
+            monkeypatch.setattr(_config, "PREDICT_PARALLEL_MACS", 0)
+            parallel = model.predict(X)
+            monkeypatch.setattr(_config, "PREDICT_PARALLEL_MACS", 10**12)
+            one_thread = model.predict(X)
+            monkeypatch.setattr(_config, "PREDICT_PARALLEL_MACS", 0)
+            in_worker = _in_thread(lambda: model.predict(X))  # the main thread ran on two: one there
+            np.testing.assert_array_equal(one_thread, parallel)
+            np.testing.assert_array_equal(in_worker, parallel)

@@ -419,21 +419,26 @@ class CPUBackend:
         out = np.empty((n, int(self.layout.units[-1])), dtype=self.dtype)
         theta = prediction_parameters(theta, self.layout, self.norm_stats, self.norm_eps)
         if n:
-            T = self.prediction_threads(n)
+            T = self.n_threads
             rows = min(-(-n // T), _config.PREDICT_CHUNK_BYTES // self.dtype.itemsize)
             sizes = self._prediction_sizes(rows, T)
+            threads = self.prediction_threads(n)
             with PREDICT_SCRATCH.borrow(sum(_aligned(s) for s in sizes), self.dtype) as scratch:
                 work = self._prediction_workspace(scratch, rows, sizes, T)
-                if T > 1:
+                if threads > 1:
                     note_parallel()
-                with contextlib.nullcontext() if limited and T == self.n_threads else thread_limits(T):
+                with contextlib.nullcontext() if limited and threads == T else thread_limits(threads):
                     K.predict(data, np.arange(n, dtype=np.int64), theta, self.net_eval, work, out)
         return out
 
     def prediction_threads(self, n):
-        """Threads a prediction of ``n`` rows runs on: one where its multiply-adds
+        """Numba threads a prediction of ``n`` rows runs on: one where its multiply-adds
         are under ``_config.PREDICT_PARALLEL_MACS`` (or ``n`` is 1), or under
-        ``_config.SECOND_THREAD_MACS`` while :func:`others_ran_parallel`; else all."""
+        ``_config.SECOND_THREAD_MACS`` while :func:`others_ran_parallel`; else all.
+
+        The rows are split into the same ``n_threads`` blocks either way (on one
+        thread they are taken in turn), so the result does not depend on it.
+        """
         if self.n_threads < 2 or n < 2:
             return 1
         macs = n * self.macs_per_row()
