@@ -33,8 +33,9 @@ CUDA_TILE = 16
 
 #: CPU: rows per thread and chunk when predicting, as the bytes of one column
 #: of a chunk (rows x itemsize).  Prediction on a large X needs memory for one
-#: chunk of activations per thread, not for the whole of X.  Measured on two machines (``predict_proba`` of the benchmark workloads,
-#: float32 unless marked, 2 threads, medians of interleaved repeats): on the 2-core Intel
+#: chunk of activations per thread, not for the whole of X.  Measured on two
+#: machines (``predict_proba`` of the benchmark workloads, float32 unless
+#: marked, 2 threads, medians of interleaved repeats): on the 2-core Intel
 #: Xeon (2 MiB L2 per core) 2048 rows against 512: W2 43 against 69 ms, W3
 #: 1.13 against 1.31 s, float64 W2 100 against 136 ms, W4 57 against 81 ms,
 #: the one loss float32 W4, 44 against 38 ms (28.5 ms at 4096: noise);

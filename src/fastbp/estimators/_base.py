@@ -82,7 +82,6 @@ def stochastic_only(est):
     return True
 
 
-
 def _sum_is_finite(X):
     """Whether the sum of X is finite: true only if every value is (scikit-learn's
     first test; an overflow of finite values makes it false, not an error)."""
@@ -95,6 +94,7 @@ def _prediction_layout(layer_units, batch_norm):
     """The :class:`Layout` of a fitted network, shared by its predictions (10 us to build;
     the kernels only read it)."""
     return Layout(layer_units, batch_norm=batch_norm)
+
 
 class BaseBackprop(BaseEstimator):
     """Base class of :class:`BackpropClassifier` and :class:`BackpropRegressor`.
