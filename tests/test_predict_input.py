@@ -94,3 +94,25 @@ def test_other_inputs_give_the_same_predictions(fitted, layout):
     else:
         other = X.copy()
     np.testing.assert_array_equal(model.predict_proba(other), expected)
+
+
+def test_float64_values_whose_sum_overflows_are_accepted():
+    # The compiled prediction's float64 sum overflows on these finite values;
+    # scikit-learn's full check then accepts them.
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((40, 2))
+    model = BackpropRegressor(hidden_layer_sizes=(3,), max_iter=3, random_state=0).fit(X, X[:, 0])
+    big = np.full((5, 2), 1.5e308)
+    out = model.predict(big)
+    assert out.shape == (5,)
+
+
+@pytest.mark.parametrize("rows", [1, 3, 2500])
+def test_a_nan_anywhere_is_found(fitted, rows):
+    # The test for NaN runs inside the compiled prediction, chunk by chunk:
+    # a NaN in the last row of the last chunk must be found too.
+    model, X = fitted
+    X = np.tile(X, (-(-rows // len(X)), 1))[:rows].copy()
+    X[-1, -1] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        model.predict_proba(X)

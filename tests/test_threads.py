@@ -208,9 +208,9 @@ def test_small_predictions_run_on_one_thread(two_threads, monkeypatch):
     seen = []
     real = cpu.K.predict
 
-    def spy(data, rows, theta, net, work, out):
+    def spy(data, rows, theta, net, work, *outputs):
         seen.append((rows.shape[0], work[0].shape[0], numba.get_num_threads()))
-        return real(data, rows, theta, net, work, out)
+        return real(data, rows, theta, net, work, *outputs)
 
     monkeypatch.setattr(cpu.K, "predict", spy)
     with threadpool_limits(limits=2, user_api="blas"):

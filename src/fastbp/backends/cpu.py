@@ -410,14 +410,18 @@ class CPUBackend:
 
         return loss_grad
 
-    def predict(self, data, theta, limited=False):
+    def predict(self, data, theta, limited=False, return_finite=False):
         """Output-layer activations for every row of ``data``.
 
         ``limited=True`` when the caller is already inside :meth:`limits`.
+        With ``return_finite``, also whether every value of dense X is finite
+        (the kernel's sums, :func:`fastbp.kernels.cpu.epoch.predict`; a sum
+        that overflows says False for finite values too).
         """
         n = data[4].shape[0]
         out = np.empty((n, int(self.layout.units[-1])), dtype=self.dtype)
         theta = prediction_parameters(theta, self.layout, self.norm_stats, self.norm_eps)
+        sums = np.zeros(self.n_threads)
         if n:
             T = self.n_threads
             rows = min(-(-n // T), _config.PREDICT_CHUNK_BYTES // self.dtype.itemsize)
@@ -428,7 +432,10 @@ class CPUBackend:
                 if threads > 1:
                     note_parallel()
                 with contextlib.nullcontext() if limited and threads == T else thread_limits(threads):
-                    K.predict(data, np.arange(n, dtype=np.int64), theta, self.net_eval, work, out)
+                    K.predict(data, np.arange(n, dtype=np.int64), theta, self.net_eval, work, out, sums)
+        if return_finite:
+            with np.errstate(over="ignore", invalid="ignore"):
+                return out, bool(np.isfinite(sums.sum()))
         return out
 
     def prediction_threads(self, n):

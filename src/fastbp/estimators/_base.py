@@ -538,13 +538,15 @@ class BaseBackprop(BaseEstimator):
     def _prediction_input(self, X):
         """``validate_data(self, X, reset=False)`` for prediction, with a fast path.
 
-        A 2-D float32 or float64 ``numpy.ndarray`` with the fitted number of
-        features and at least one row, for a model fitted without feature
-        names, is what ``validate_data`` would return unchanged once its
-        values are found finite: that is all that is checked for it, with the
-        test scikit-learn makes first (a sum in X's dtype; ``assume_finite``
-        honoured).  Anything else, and any such array that fails the test,
-        goes through ``validate_data``, so every error and warning is
+        Returns X and whether its test for NaN and infinity is still to be
+        made.  A 2-D float32 or float64 ``numpy.ndarray`` with the fitted
+        number of features and at least one row, for a model fitted without
+        feature names, is what ``validate_data`` would return unchanged once
+        its values are found finite: that test is all it still needs (unless
+        ``assume_finite`` is set), and :meth:`_forward` makes it inside the
+        compiled prediction or with scikit-learn's own first test (a finite
+        sum).  Anything else goes through ``validate_data``, and so does such
+        an array when the test fails, so every error and warning is
         scikit-learn's own.  (``validate_data``'s generic checks were 65 of
         the 160 us a one-row ``predict_proba`` took.)
         """
@@ -555,16 +557,16 @@ class BaseBackprop(BaseEstimator):
             and X.shape[0] > 0
             and X.shape[1] == self.n_features_in_
             and not hasattr(self, "feature_names_in_")
-            and (get_config()["assume_finite"] or _sum_is_finite(X))
         ):
-            return X
-        return validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+            return X, not get_config()["assume_finite"]
+        return validate_data(self, X, accept_sparse=["csr", "csc"], reset=False), False
 
     def _forward(self, X, check_input=True):
         """Output-layer activations for X (validated unless ``check_input`` is False)."""
         check_is_fitted(self)
+        check_finite = False
         if check_input:
-            X = self._prediction_input(X)
+            X, check_finite = self._prediction_input(X)
         model_dtype = self.coefs_[0].dtype
         dtype = np.result_type(model_dtype, X.dtype)
         if dtype not in (np.float32, np.float64):
@@ -574,7 +576,15 @@ class BaseBackprop(BaseEstimator):
         backend = self._network(layout, dtype, training=False, norm_stats=self._norm_stats())
         if sp.issparse(X) and X.dtype != dtype:
             X = X.astype(dtype)
-        return backend.predict(as_kernel_data(X, dtype=dtype), theta)
+        data = as_kernel_data(X, dtype=dtype)
+        if check_finite and isinstance(backend, CPUBackend):
+            out, finite = backend.predict(data, theta, return_finite=True)
+        else:
+            finite = not check_finite or _sum_is_finite(X)
+            out = backend.predict(data, theta)
+        if not finite:  # NaN or infinity in X (scikit-learn's error), or finite values whose sum overflows
+            validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        return out
 
     def fit(self, X, y, sample_weight=None, X_val=None, y_val=None):
         """Fit the model to data matrix X and target(s) y.

@@ -31,6 +31,7 @@ from fastbp.kernels.cpu.dense import (
     backward,
     block,
     forward,
+    is_sparse,
     layer_offsets,
 )
 from fastbp.kernels.cpu.losses import (
@@ -252,8 +253,10 @@ def run_epoch(data, order, rng_state, theta, parts, opt, net, work, hyper, batch
 
 
 @kernel
-def predict_thread(t, data, rows, theta, net, work, out):
-    """Thread slot ``t``'s share of :func:`predict`: chunks ``t, t + T, t + 2T, ...``."""
+def predict_thread(t, data, rows, theta, net, work, out, sums):
+    """Thread slot ``t``'s share of :func:`predict`: chunks ``t, t + T, t + 2T, ...``,
+    and the sum of the dense input values it read into ``sums[t]`` (row sums in
+    X's dtype, which vectorise; their total in float64)."""
     units = net[0]
     n_layers = units.shape[0] - 1
     n_out = units[n_layers]
@@ -265,22 +268,39 @@ def predict_thread(t, data, rows, theta, net, work, out):
     chunk = work[0].shape[1] // per_row
     n_chunks = (n + chunk - 1) // chunk
     w = thread_work(work, t)
+    total = 0.0
     for c in range(t, n_chunks, n_threads):
         start = c * chunk
         stop = min(start + chunk, n)
         m = stop - start
         offsets = layer_offsets(units, m)
+        if not is_sparse(data):  # the chunk's input rows: the first layer's gather finds them in cache
+            X = data[0]
+            for i in range(start, stop):
+                row_sum = X.dtype.type(0.0)
+                for j in range(X.shape[1]):
+                    row_sum += X[rows[i], j]
+                total += row_sum
         forward(data, rows[start:stop], theta, net, w, offsets)
         P = block(w[0], offsets, n_layers, m, n_out)
         for i in range(m):  # an explicit copy: a slice assignment compiles Numba's shape-error formatting
             for j in range(n_out):
                 out[start + i, j] = P[i, j]
+    sums[t] = total
 
 
 @parallel_entry
-def predict(data, rows, theta, net, work, out):
+def predict(data, rows, theta, net, work, out, sums):
     """Forward pass of the samples ``rows`` (all of them: ``0, 1, ..., n - 1``) of ``data``
     into ``out``, in chunks, one thread per workspace.
+
+    ``sums[t]`` receives the sum of the dense input values slot ``t`` read:
+    their total is finite only if every value of X is, which is the caller's
+    test for NaN and infinity (an overflow of finite values sends it to the
+    full check), made on each chunk just before the first layer gathers the
+    same rows from cache, instead of in a pass of its own over X: W2's
+    ``predict_proba`` 30.4 -> 28.1 ms (medians of three alternating
+    processes).  Sparse input leaves them 0.
 
     Thread slot ``t`` handles chunks ``t, t + T, t + 2T, ...`` with its own
     workspace (:func:`predict_thread`, kept out of the parallel loop like
@@ -289,4 +309,4 @@ def predict(data, rows, theta, net, work, out):
     compile its implementation on the first prediction (0.15-0.35 s).
     """
     for t in numba.prange(work[0].shape[0]):
-        predict_thread(np.int64(t), data, rows, theta, net, work, out)
+        predict_thread(np.int64(t), data, rows, theta, net, work, out, sums)
