@@ -116,3 +116,47 @@ def test_a_nan_anywhere_is_found(fitted, rows):
     X[-1, -1] = np.nan
     with pytest.raises(ValueError, match="Input X contains NaN"):
         model.predict_proba(X)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3, 4])
+def test_prediction_chunks_share_rows_evenly(n_threads):
+    # Chunk c goes to workspace c % n_threads: the chunk length is chosen so
+    # the threads' row counts differ by less than one row per round of chunks
+    # (2048-row chunks on 50,000 rows and 2 threads left one thread 848 rows more).
+    from fastbp.backends.cpu import prediction_chunk
+
+    for n in [1, 2, 3, 7, 899, 2048, 4095, 4096, 4097, 50_000, 60_000, 100_001]:
+        chunk = prediction_chunk(n, n_threads, 2048)
+        assert 1 <= chunk <= 2048
+        lengths = [min(chunk, n - s) for s in range(0, n, chunk)]
+        totals = [sum(lengths[t::n_threads]) for t in range(n_threads)]
+        rounds = -(-len(lengths) // n_threads)
+        assert sum(totals) == n
+        assert max(totals) - min(totals) <= n_threads * rounds, (n, chunk, totals)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_prediction_reads_rows_in_place_across_chunks(dtype):
+    # Dense rows go to the first product straight from X (no gathered copy):
+    # many chunks, a short last one, a view into X, Fortran order and CSR all
+    # agree with a plain NumPy forward pass.
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((5003, 7)).astype(dtype)
+    y = np.arange(5003) % 4
+    model = BackpropClassifier(hidden_layer_sizes=(9, 5), activation="tanh", max_iter=2, random_state=0)
+    model.fit(X[:300], y[:300])
+    assert model.coefs_[0].dtype == dtype
+
+    def reference(A):
+        h = np.tanh(A.astype(np.float64) @ model.coefs_[0] + model.intercepts_[0])
+        h = np.tanh(h @ model.coefs_[1] + model.intercepts_[1])
+        z = h @ model.coefs_[2] + model.intercepts_[2]
+        e = np.exp(z - z.max(1, keepdims=True))
+        return e / e.sum(1, keepdims=True)
+
+    rtol = 1e-4 if dtype == np.float32 else 1e-10
+    for A in (X, X[1:], np.asfortranarray(X), sp.csr_matrix(X)):
+        dense = A.toarray() if sp.issparse(A) else A
+        np.testing.assert_allclose(model.predict_proba(A), reference(dense), rtol=rtol, atol=1e-6)

@@ -216,6 +216,22 @@ def forward(data, rows, theta, net, work, offsets):
 
 
 @kernel
+def forward_block(X, rows, theta, net, work, offsets):
+    r"""Forward pass of a block of dense input rows ``X`` (a contiguous view, ``rows`` their
+    indices), as :func:`forward` without the gather: prediction's chunks are
+    consecutive rows of C-contiguous X, which the first product reads where
+    they are (W2 ``predict_proba``: the copy was 5 M values of X per call).
+    """
+    units = net[0]
+    n = X.shape[0]
+    for l in range(units.shape[0] - 1):
+        Z = block(work[0], offsets, l + 1, n, units[l + 1])
+        A = X if l == 0 else block(work[0], offsets, l, n, units[l])
+        np.dot(A, weights(theta, net, l), Z)
+        activate(rows, bias(theta, net, l), net, work, offsets, l)
+
+
+@kernel
 def layer_grads(data, rows, grad, net, work, offsets, l):
     r"""Layer ``l``'s raw gradient from its delta :math:`D_l`: :math:`G_{W_l} = A_l^T D_l`,
     :math:`G_{b_l} = \sum_i D_{l,i}`."""
