@@ -74,7 +74,7 @@ def prediction_chunk(n, n_threads, most):
     return -(-n // (n_threads * rounds))
 
 
-_blas_lock = threading.Lock()
+_threads_lock = threading.Lock()  # guards the thread bookkeeping below
 _blas_holders = 0  # threads inside thread_limits
 _blas_saved = []  # (library controller, its thread count before the first holder)
 _parallel_threads = {}  # ident -> threading.Thread: Python threads that ran kernels on several Numba threads
@@ -89,7 +89,7 @@ def note_parallel():
     """
     thread = threading.current_thread()
     if not isinstance(thread, _DummyThread):
-        with _blas_lock:
+        with _threads_lock:
             _parallel_threads[thread.ident] = thread
 
 
@@ -104,7 +104,7 @@ def others_ran_parallel():
     (``_config.SECOND_THREAD_MACS``).
     """
     me = threading.get_ident()
-    with _blas_lock:
+    with _threads_lock:
         for ident in [i for i, t in _parallel_threads.items() if not t.is_alive()]:
             del _parallel_threads[ident]
         return any(ident != me for ident in _parallel_threads)
@@ -125,7 +125,7 @@ def default_threads():
     omp = os.environ.get("OMP_NUM_THREADS", "")
     if omp.isdigit() and int(omp) > 0:
         n = min(n, int(omp))
-    with _blas_lock:  # while fastbp itself holds the BLAS at one thread, the counts it found
+    with _threads_lock:  # while fastbp itself holds the BLAS at one thread, the counts it found
         if _blas_holders:
             blas = [n for _, n in _blas_saved]
         else:
@@ -171,7 +171,7 @@ def thread_limits(n_threads):
     previous = numba.get_num_threads()
     numba.set_num_threads(n_threads)
     try:
-        with _blas_lock:
+        with _threads_lock:
             if _blas_holders == 0:
                 blas = _blas_libraries()
                 _blas_saved = [(lib, lib.num_threads) for lib in blas]
@@ -182,7 +182,7 @@ def thread_limits(n_threads):
         try:
             yield
         finally:
-            with _blas_lock:
+            with _threads_lock:
                 _blas_holders -= 1
                 if _blas_holders == 0:
                     _control_blas([lib for lib, _ in _blas_saved], take=True)
