@@ -57,7 +57,9 @@ def vexp(x):
 def _vexp(x):
     """float32: Cody-Waite reduction :math:`x = n \\ln 2 + r`, :math:`|r| \\le \\ln 2 / 2`, a
     degree-7 Taylor polynomial of :math:`e^r` (truncation below 5.3e-9) and
-    :math:`2^n` built from its exponent bits.  Within 0.59 ulp of the exact
+    :math:`2^n` built from its exponent bits (``math.floor`` gives an integer
+    ``n``, so the reduction and the polynomial run in float64 lanes, which
+    still vectorise; the result is float32).  Within 0.59 ulp of the exact
     value over [-87.3, 88] (NumPy's float32 ``exp``: 2.4 ulp; tested), and 0
     where the result would be denormal (below 1.2e-38, x < -87.3365).  Numba
     has no vector ``exp`` without Intel's SVML, and one ``expf`` call per
