@@ -1,25 +1,37 @@
 """Compiled kernels are cached on disk: a second process loads them instead of compiling;
 the first process compiles each kernel once."""
 
+import functools
 import json
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+
+from fastbp._config import TEST_RTOL
 
 SCRIPT = """
 import json, warnings
 import numpy as np
 warnings.simplefilter("ignore")
-from numba.core import event
+from numba.core import codegen, event
+emitted = []  # the code libraries made into machine code (compiled, or loaded from the cache)
+_emit = codegen.JITCodeLibrary._finalize_specific
+def _record(library):
+    emitted.append(library.name)
+    _emit(library)
+codegen.JITCodeLibrary._finalize_specific = _record
 from fastbp import BackpropClassifier
-from fastbp.kernels.cpu import epoch as K
+from fastbp.kernels.cpu import _jit, epoch as K
 compiles = event.RecordingListener()
 event.register("numba:compile", compiles)
 X = np.random.RandomState(0).rand(40, 3)
 y = np.arange(40) % 2
-BackpropClassifier(max_iter=1, hidden_layer_sizes=(3,)).fit(X, y)
+model = BackpropClassifier(max_iter=3, hidden_layer_sizes=(3,), random_state=0).fit(X, y)
+default_emitted = sorted(set(emitted))
+coefs = [c.tolist() for c in model.coefs_]
 default_fit = sorted({e.data["dispatcher"].py_func.__qualname__ for _, e in compiles.buffer})
 stats = K.run_epoch.stats
 hits, misses = sum(stats.cache_hits.values()), sum(stats.cache_misses.values())
@@ -30,19 +42,34 @@ kernels = [
     for _, e in compiles.buffer
     if e.is_start and e.data["dispatcher"].py_func.__module__.startswith("fastbp")
 ]
-print(json.dumps([hits, misses, kernels, modules, default_fit]))
+print(json.dumps([hits, misses, kernels, modules, default_fit, default_emitted, coefs, _jit._ENTRIES_ONLY]))
 """
+
+
+def _inner_kernel_names():
+    import importlib
+    import pkgutil
+
+    import fastbp.kernels.cpu as cpu
+    from fastbp.kernels.cpu._jit import InnerKernel
+
+    names = set()
+    for info in pkgutil.iter_modules(cpu.__path__):
+        module = importlib.import_module(f"fastbp.kernels.cpu.{info.name}")
+        names |= {f.py_func.__qualname__ for f in vars(module).values() if isinstance(f, InnerKernel)}
+    return names
+
+
+def _run(cache_dir, **env):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), **env)
+    out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.slow
 def test_second_process_loads_the_cached_epoch(tmp_path):
-    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
-
-    def run():
-        out = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, check=True)
-        return json.loads(out.stdout.strip().splitlines()[-1])
-
-    hits, misses, kernels, modules, default_fit = run()
+    run = functools.partial(_run, tmp_path)
+    hits, misses, kernels, modules, default_fit, emitted, _, entries_only = run()
     assert (hits, misses) == (0, 1)  # empty cache: compiled
     names = [name for name, _ in kernels]
     assert "fastbp.kernels.cpu.epoch.thread_block" in names and "fastbp.kernels.cpu.norm.stage_pass" in names
@@ -60,9 +87,38 @@ def test_second_process_loads_the_cached_epoch(tmp_path):
     extensions = {"apply_dropout", "unscale", "clip_factor", "bias_activate_extra", "multiply_grad_extra"}
     assert not extensions & set(default_fit), default_fit
     assert "fastbp.kernels.cpu.dense.apply_dropout" in names
-    hits, misses, kernels, modules, default_fit = run()
+    # Machine code for the entries only: no inner kernel's library was emitted on its own
+    # (each used to be, once per level of calls above it).
+    assert entries_only
+    inner = _inner_kernel_names()
+    assert {"thread_block", "forward", "backward", "update"} <= inner
+    assert "run_epoch" in emitted and not inner & set(emitted), sorted(inner & set(emitted))
+    hits, misses, kernels, modules, default_fit, emitted, _, _ = run()
     assert (hits, misses) == (1, 0)  # second process: loaded from disk
     assert kernels == []  # nothing compiled
+
+
+@pytest.mark.slow
+def test_ordinary_compilation_gives_the_same_model(tmp_path):
+    # FASTBP_EMIT_ENTRIES_ONLY=0 (the way out, should a Numba release break the entries-only
+    # compilation): every kernel compiled and emitted the ordinary way, and the same fit.
+    lazy = _run(tmp_path / "lazy")
+    ordinary = _run(tmp_path / "ordinary", FASTBP_EMIT_ENTRIES_ONLY="0")
+    assert lazy[7] and not ordinary[7]
+    assert {"thread_block", "forward", "backward"} <= set(ordinary[5])  # emitted one by one
+    for a, b in zip(lazy[6], ordinary[6], strict=True):
+        np.testing.assert_allclose(a, b, rtol=TEST_RTOL["float64"], atol=1e-12)
+
+
+def test_entries_only_compilation_is_available():
+    # The installed Numba has the internals that compiling machine code for entries only
+    # uses; if a release removes them, kernels fall back to the ordinary (slower) compilation
+    # and this test says so.
+    from fastbp.kernels.cpu import _jit
+
+    assert _jit.ENTRIES_ONLY_AVAILABLE
+    if os.environ.get("FASTBP_EMIT_ENTRIES_ONLY", "1") != "0":
+        assert _jit._ENTRIES_ONLY
 
 
 def test_inner_kernels_refuse_python_calls():

@@ -5,6 +5,8 @@ no effect on functions already compiled in this process (or cached on disk),
 so treat them as frozen once fastbp has trained a model.
 """
 
+import os
+
 #: LLVM fast-math flags for the CPU kernels.  ``nnan`` and ``ninf`` are left
 #: out on purpose so that non-finite values are still detected, and ``afn``
 #: (approximate exp/log/tanh) is left out so results stay within float
@@ -22,6 +24,15 @@ JIT_OPTIONS = {"cache": CACHE, "fastmath": set(FASTMATH), "nogil": True}
 #: built for them, which saves compiling them on a cold start (see
 #: :mod:`fastbp.kernels.cpu._jit`).
 INNER_JIT_OPTIONS = dict(JIT_OPTIONS, no_cpython_wrapper=True, no_cfunc_wrapper=True)
+
+#: Compile machine code for the entry kernels only (the ones Python calls):
+#: every kernel below an entry is linked into it as LLVM and optimised and
+#: emitted there, once, instead of once per level of calls as well
+#: (:mod:`fastbp.kernels.cpu._jit`).  Off: Numba's ordinary compilation, the
+#: same results, a slower first fit.  It reaches into Numba internals, so the
+#: environment variable ``FASTBP_EMIT_ENTRIES_ONLY=0``, read at import,
+#: switches it off without editing the package.
+EMIT_ENTRIES_ONLY = os.environ.get("FASTBP_EMIT_ENTRIES_ONLY", "1") != "0"
 
 #: CUDA: threads per block of the one-dimensional kernels.  The simulator tests
 #: set it small so that tiny inputs still cross several blocks.

@@ -5,7 +5,8 @@ Two kinds of kernel:
 - **entries** (:func:`entry`, :func:`parallel_entry`), the few functions the
   backends, the estimators and the tests call from Python (one epoch, the
   full-batch loss and gradient, prediction, ...): compiled as ``numba.njit``
-  always compiles, with the wrappers that let Python call them;
+  always compiles, with the wrappers that let Python call them, and cached on
+  disk (``_config.JIT_OPTIONS``);
 - **inner kernels** (:func:`kernel`, :func:`parallel_kernel`, :func:`inline`),
   called only by other kernels: compiled without those wrappers
   (``no_cpython_wrapper``, ``no_cfunc_wrapper``, as Numba compiles its own
@@ -15,11 +16,48 @@ Two kinds of kernel:
 
 An inner kernel has no Python entry point, so calling one from Python would
 jump to a null address; :class:`InnerKernel` raises a ``TypeError`` instead.
-Every kernel is cached on disk (``_config.JIT_OPTIONS``).  With
-``NUMBA_DISABLE_JIT=1`` all of these return the plain Python function.
+With ``NUMBA_DISABLE_JIT=1`` all of these return the plain Python function.
+
+Machine code for entries only
+-----------------------------
+Numba compiles a call tree bottom-up, one LLVM module ("code library") per
+function, and *finalises* each library before its caller links it in:
+optimises the whole module (with every callee's module linked into it) and
+emits it as machine code.  The callers never run that machine code: they
+link the callee's LLVM module and optimise and emit it again inside their
+own.  So the training tree under :func:`~fastbp.kernels.cpu.epoch.run_epoch`
+was optimised and emitted once per level of calls above each kernel, and
+each parallel loop adds three levels of its own (the loop body, its gufunc
+wrapper and the parallel launcher).
+
+When ``_config.EMIT_ENTRIES_ONLY`` is on, every library made while compiling
+a fastbp kernel is a :class:`LazyLibrary`: finalising one links its callees'
+modules but neither optimises nor emits it; a library is optimised and
+emitted only when machine code is asked of it (a function pointer, as for an
+entry's Python wrapper).  Inner kernels are compiled without machine code at
+all (Numba's ``no_compile``, as for its own internal functions), and are
+not cached on disk, since the cached entries contain them.  Linking and
+per-function optimisation are unchanged; the entry's module is optimised
+once with the whole tree linked into it, where the tree used to be optimised
+once more at every level.  The models trained are the same (bit for bit on
+the digits data, float32 and float64, classifier and regressor, on the
+project machine; the test suite holds the two ways of compiling to the
+parity tolerance).  The cold first fit of a tiny classifier went from 12.98
+to 8.30 s (medians of four alternating pairs of fresh processes, 2-core AMD
+EPYC; ``benchmarks/README.md``).
+
+This reaches into Numba's code-library classes (``numba.core.codegen``),
+which are not public API.  :data:`ENTRIES_ONLY_AVAILABLE` says whether the
+installed Numba has what it needs; if not, kernels compile the ordinary way
+(the same results, a slower first fit), and a test fails so that the change
+is seen.
 """
 
+import copy
+
 import numba
+from numba.core import compiler
+from numba.core.codegen import JITCodeLibrary
 from numba.core.registry import CPUDispatcher
 
 from fastbp import _config
@@ -35,7 +73,122 @@ class InnerKernel(CPUDispatcher):
         )
 
 
+class LazyLibrary(JITCodeLibrary):
+    """A Numba code library optimised and emitted as machine code only when asked for it.
+
+    Finalising it links the modules of its callees, checks it, and stops:
+    a caller that links it optimises and emits the code inside its own
+    module.  :meth:`get_pointer_to_function` (a Python entry point, a
+    function pointer) optimises and emits it first.
+    """
+
+    _emitted = False
+
+    def _optimize_final_module(self):
+        """Deferred to :meth:`emit`: a library only linked is optimised by its caller."""
+
+    def _finalize_final_module(self):
+        # The checks of JITCodeLibrary._finalize_final_module, without adding the module
+        # to the execution engine (which compiles it to machine code).
+        self._finalize_dynamic_globals()
+        self._verify_declare_only_symbols()
+        self._finalized = True
+
+    def emit(self):
+        """Optimise this library's module and compile it to machine code (once)."""
+        self._ensure_finalized()
+        if not self._emitted:
+            self._emitted = True
+            JITCodeLibrary._optimize_final_module(self)
+            JITCodeLibrary._finalize_final_module(self)
+
+    def get_pointer_to_function(self, name):
+        self.emit()
+        return super().get_pointer_to_function(name)
+
+
+#: Numba's code generators (by id), and their lazy twins: ``{id: (codegen, twin)}``.
+_LAZY_TWINS = {}
+
+
+def _lazy_codegen(codegen):
+    """``codegen``'s twin (the same LLVM engine) that makes :class:`LazyLibrary` libraries."""
+    if codegen._library_class is LazyLibrary:  # already a twin
+        return codegen
+    pair = _LAZY_TWINS.get(id(codegen))
+    if pair is None:
+        twin = copy.copy(codegen)
+        twin._library_class = LazyLibrary
+        pair = _LAZY_TWINS[id(codegen)] = (codegen, twin)
+    return pair[1]
+
+
+class EntryCompiler(compiler.Compiler):
+    """Numba's compiler, with every library of the compilation a :class:`LazyLibrary`.
+
+    The target context of one compilation is already a private copy
+    (``compiler._make_subtarget``); its code generator is swapped for the
+    lazy twin, which the parallel loops' libraries (body, gufunc wrapper,
+    launcher) and Numba's internal helpers compiled for this kernel inherit.
+    """
+
+    def __init__(self, typingctx, targetctx, library, args, return_type, flags, locals):
+        super().__init__(typingctx, targetctx, library, args, return_type, flags, locals)
+        ctx = self.state.targetctx
+        ctx._internal_codegen = _lazy_codegen(ctx._internal_codegen)
+
+
+class _NoEntryPoint:
+    """Stands for the machine code that a kernel compiled without any does not have."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"<no machine code: {self.name}>"
+
+
+class InnerCompiler(EntryCompiler):
+    """Compiles an inner kernel to an LLVM module only: callers link it, nothing runs it."""
+
+    def compile_extra(self, func):
+        flags = self.state.flags.copy()
+        flags.no_compile = True
+        self.state.flags = flags
+        cres = super().compile_extra(func)
+        # The key must be a builtin function (Numba's dispatcher stores it as the overload's
+        # entry point), new for each compilation; Python never calls it (InnerKernel.__call__).
+        key = _NoEntryPoint(func.__qualname__).__sizeof__
+        # What NativeLowering does for a compiled function, with the key in place of its
+        # machine-code entry point: calls from other kernels find the implementation there.
+        self.state.targetctx.insert_user_function(key, cres.fndesc, [cres.library])
+        return cres._replace(entry_point=key)
+
+
+def _available():
+    needed = [
+        (JITCodeLibrary, ("_optimize_final_module", "_finalize_final_module", "_finalize_dynamic_globals",
+                          "_verify_declare_only_symbols", "_ensure_finalized", "get_pointer_to_function")),
+        (compiler.Flags, ("no_compile",)),
+        (compiler.CompileResult, ("_replace",)),
+    ]
+    if not all(hasattr(owner, name) for owner, names in needed for name in names):
+        return False
+    codegen = numba.core.registry.cpu_target.target_context.codegen()
+    return getattr(codegen, "_library_class", None) is JITCodeLibrary
+
+
+#: Whether the installed Numba supports compiling machine code for entries only.
+ENTRIES_ONLY_AVAILABLE = _available()
+_ENTRIES_ONLY = _config.EMIT_ENTRIES_ONLY and ENTRIES_ONLY_AVAILABLE
+
+
 def _inner(options):
+    if _ENTRIES_ONLY:  # no machine code, so nothing to cache: the cached entries contain it
+        options = dict(options, cache=False, pipeline_class=InnerCompiler)
+
     def decorate(func):
         dispatcher = numba.njit(**options)(func)
         if isinstance(dispatcher, CPUDispatcher):  # not under NUMBA_DISABLE_JIT
@@ -45,6 +198,8 @@ def _inner(options):
     return decorate
 
 
+_ENTRY_OPTIONS = dict(_config.JIT_OPTIONS, pipeline_class=EntryCompiler) if _ENTRIES_ONLY else _config.JIT_OPTIONS
+
 #: A kernel called only by other kernels.
 kernel = _inner(_config.INNER_JIT_OPTIONS)
 #: A kernel with ``numba.prange`` loops, called only by other kernels.
@@ -52,6 +207,6 @@ parallel_kernel = _inner(dict(_config.INNER_JIT_OPTIONS, parallel=True))
 #: A small function inlined into its callers' Numba IR (``inline="always"``).
 inline = _inner(dict(_config.INNER_JIT_OPTIONS, inline="always"))
 #: A kernel Python calls.
-entry = numba.njit(**_config.JIT_OPTIONS)
+entry = numba.njit(**_ENTRY_OPTIONS)
 #: A kernel with ``numba.prange`` loops that Python calls.
-parallel_entry = numba.njit(parallel=True, **_config.JIT_OPTIONS)
+parallel_entry = numba.njit(parallel=True, **_ENTRY_OPTIONS)
