@@ -42,7 +42,22 @@ kernels = [
     for _, e in compiles.buffer
     if e.is_start and e.data["dispatcher"].py_func.__module__.startswith("fastbp")
 ]
-print(json.dumps([hits, misses, kernels, modules, default_fit, default_emitted, coefs, _jit._ENTRIES_ONLY]))
+# A user's own Numba function compiled after fastbp's kernels, using some of the internal
+# functions those compiled (np.dot, np.zeros, a parallel reduction): unaffected.
+import numba
+@numba.njit(parallel=True)
+def user(a, b):
+    c = np.dot(a, b) + np.zeros(b.shape[1])
+    total = 0.0
+    for i in numba.prange(c.shape[0]):
+        total += c[i].sum()
+    return c, total
+a, b = np.arange(12.0).reshape(3, 4), np.arange(8.0).reshape(4, 2)
+c, total = user(a, b)
+user_ok = bool(np.array_equal(c, a @ b) and total == (a @ b).sum())
+user_library = type(user.overloads[user.signatures[0]].library).__name__
+print(json.dumps([hits, misses, kernels, modules, default_fit, default_emitted, coefs, _jit._ENTRIES_ONLY,
+                  user_ok, user_library]))
 """
 
 
@@ -69,7 +84,7 @@ def _run(cache_dir, **env):
 @pytest.mark.slow
 def test_second_process_loads_the_cached_epoch(tmp_path):
     run = functools.partial(_run, tmp_path)
-    hits, misses, kernels, modules, default_fit, emitted, _, entries_only = run()
+    hits, misses, kernels, modules, default_fit, emitted, _, entries_only, user_ok, user_library = run()
     assert (hits, misses) == (0, 1)  # empty cache: compiled
     names = [name for name, _ in kernels]
     assert "fastbp.kernels.cpu.epoch.thread_block" in names and "fastbp.kernels.cpu.norm.stage_pass" in names
@@ -93,7 +108,9 @@ def test_second_process_loads_the_cached_epoch(tmp_path):
     inner = _inner_kernel_names()
     assert {"thread_block", "forward", "backward", "update"} <= inner
     assert "run_epoch" in emitted and not inner & set(emitted), sorted(inner & set(emitted))
-    hits, misses, kernels, modules, default_fit, emitted, _, _ = run()
+    # and Numba compiles its users' own functions the ordinary way, with the right result.
+    assert user_ok and user_library == "JITCodeLibrary"
+    hits, misses, kernels, modules, default_fit, emitted, _, _, _, _ = run()
     assert (hits, misses) == (1, 0)  # second process: loaded from disk
     assert kernels == []  # nothing compiled
 
