@@ -35,8 +35,9 @@ a fastbp kernel is a :class:`LazyLibrary`: finalising one links its callees'
 modules but neither optimises nor emits it; a library is optimised and
 emitted only when machine code is asked of it (a function pointer, as for an
 entry's Python wrapper).  Inner kernels are compiled without machine code at
-all (Numba's ``no_compile``, as for its own internal functions), and are
-not cached on disk, since the cached entries contain them.  Linking and
+all (Numba's ``no_compile``, as for its own internal functions), and so are
+parallel loops' bodies (:class:`_LinkedBodies`); inner kernels are not cached
+on disk, since the cached entries contain them.  Linking and
 per-function optimisation are unchanged; the entry's module is optimised
 once with the whole tree linked into it, where the tree used to be optimised
 once more at every level.  The models trained are the same (bit for bit on
@@ -44,7 +45,8 @@ the digits data, float32 and float64, classifier and regressor, on the
 project machine; the test suite holds the two ways of compiling to the
 parity tolerance).  The cold first fit of a tiny classifier went from 12.98
 to 8.30 s (medians of four alternating pairs of fresh processes, 2-core AMD
-EPYC; ``benchmarks/README.md``).
+EPYC), and 7.07 -> 6.60 s more, in a faster hour, once the loop bodies went
+too (``benchmarks/README.md``).
 
 This reaches into Numba's code-library classes (``numba.core.codegen``),
 which are not public API.  :data:`ENTRIES_ONLY_AVAILABLE` says whether the
@@ -123,19 +125,53 @@ def _lazy_codegen(codegen):
     return pair[1]
 
 
+class _LinkedBodies:
+    """Target-context mixin: a function compiled on a copy of a kernel's context (a parallel
+    loop's body, which Numba compiles as a function of its own) gets no machine code.
+
+    Numba asks for the body's Python-callable wrapper (``get_executable``) and
+    never calls it; the body is linked into the kernel through its gufunc
+    wrapper and launcher.  The kernel's own context (``_fastbp_owner``) gets
+    the ordinary executable.
+    """
+
+    _fastbp_owner = None
+
+    def get_executable(self, library, fndesc, env):
+        if self._fastbp_owner is self or not isinstance(library, LazyLibrary):
+            return super().get_executable(library, fndesc, env)
+        return _NoEntryPoint(fndesc.qualname).__sizeof__  # see InnerCompiler
+
+
+#: Numba's target-context classes, and their :class:`_LinkedBodies` subclasses.
+_LINKED_CLASSES = {}
+
+
+def _linked_class(cls):
+    if issubclass(cls, _LinkedBodies):
+        return cls
+    if cls not in _LINKED_CLASSES:
+        _LINKED_CLASSES[cls] = type(cls.__name__, (_LinkedBodies, cls), {"__module__": __name__})
+    return _LINKED_CLASSES[cls]
+
+
 class EntryCompiler(compiler.Compiler):
     """Numba's compiler, with every library of the compilation a :class:`LazyLibrary`.
 
     The target context of one compilation is already a private copy
     (``compiler._make_subtarget``); its code generator is swapped for the
     lazy twin, which the parallel loops' libraries (body, gufunc wrapper,
-    launcher) and Numba's internal helpers compiled for this kernel inherit.
+    launcher) and Numba's internal helpers compiled for this kernel inherit,
+    and its class for one whose copies give a parallel loop's body no machine
+    code (:class:`_LinkedBodies`).
     """
 
     def __init__(self, typingctx, targetctx, library, args, return_type, flags, locals):
         super().__init__(typingctx, targetctx, library, args, return_type, flags, locals)
         ctx = self.state.targetctx
         ctx._internal_codegen = _lazy_codegen(ctx._internal_codegen)
+        ctx.__class__ = _linked_class(type(ctx))
+        ctx._fastbp_owner = ctx
 
 
 class _NoEntryPoint:
