@@ -125,6 +125,21 @@ def _lazy_codegen(codegen):
     return pair[1]
 
 
+class _NoEntryPoint:
+    """Stands for the machine code that a kernel compiled without any does not have."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"<no machine code: {self.name}>"
+
+    def __call__(self, *args, **kwargs):
+        raise TypeError(f"{self.name} was compiled without machine code: only compiled code that links it can run it")
+
+
 class _LinkedBodies:
     """Target-context mixin: a function compiled on a copy of a kernel's context (a parallel
     loop's body, which Numba compiles as a function of its own) gets no machine code.
@@ -140,7 +155,7 @@ class _LinkedBodies:
     def get_executable(self, library, fndesc, env):
         if self._fastbp_owner is self or not isinstance(library, LazyLibrary):
             return super().get_executable(library, fndesc, env)
-        return _NoEntryPoint(fndesc.qualname).__sizeof__  # see InnerCompiler
+        return _NoEntryPoint(fndesc.qualname)
 
 
 #: Numba's target-context classes, and their :class:`_LinkedBodies` subclasses.
@@ -172,18 +187,6 @@ class EntryCompiler(compiler.Compiler):
         ctx._internal_codegen = _lazy_codegen(ctx._internal_codegen)
         ctx.__class__ = _linked_class(type(ctx))
         ctx._fastbp_owner = ctx
-
-
-class _NoEntryPoint:
-    """Stands for the machine code that a kernel compiled without any does not have."""
-
-    __slots__ = ("name",)
-
-    def __init__(self, name):
-        self.name = name
-
-    def __repr__(self):
-        return f"<no machine code: {self.name}>"
 
 
 class InnerCompiler(EntryCompiler):
