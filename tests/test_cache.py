@@ -23,6 +23,13 @@ def _record(library):
     emitted.append(library.name)
     _emit(library)
 codegen.JITCodeLibrary._finalize_specific = _record
+from numba.core import base
+refreshes = []  # Numba's refreshes of its compiler registries
+_refresh = base.BaseContext.refresh
+def _count(ctx):
+    refreshes.append(type(ctx).__name__)
+    _refresh(ctx)
+base.BaseContext.refresh = _count
 from fastbp import BackpropClassifier
 from fastbp.kernels.cpu import _jit, epoch as K
 compiles = event.RecordingListener()
@@ -36,6 +43,7 @@ default_fit = sorted({e.data["dispatcher"].py_func.__qualname__ for _, e in comp
 stats = K.run_epoch.stats
 hits, misses = sum(stats.cache_hits.values()), sum(stats.cache_misses.values())
 BackpropClassifier(max_iter=1, hidden_layer_sizes=(3, 2), batch_norm=True, batch_size=8).fit(X, y).predict(X)
+fits_refreshed = len(refreshes)
 modules = sorted({e.data["dispatcher"].py_func.__module__ for _, e in compiles.buffer})
 kernels = [
     (e.data["dispatcher"].py_func.__module__ + "." + e.data["dispatcher"].py_func.__qualname__, str(e.data["args"]))
@@ -57,7 +65,7 @@ c, total = user(a, b)
 user_ok = bool(np.array_equal(c, a @ b) and total == (a @ b).sum())
 user_library = type(user.overloads[user.signatures[0]].library).__name__
 print(json.dumps([hits, misses, kernels, modules, default_fit, default_emitted, coefs, _jit._ENTRIES_ONLY,
-                  user_ok, user_library]))
+                  user_ok, user_library, fits_refreshed]))
 """
 
 
@@ -84,8 +92,9 @@ def _run(cache_dir, **env):
 @pytest.mark.slow
 def test_second_process_loads_the_cached_epoch(tmp_path):
     run = functools.partial(_run, tmp_path)
-    hits, misses, kernels, modules, default_fit, emitted, _, entries_only, user_ok, user_library = run()
+    hits, misses, kernels, modules, default_fit, emitted, _, entries_only, user_ok, user_library, refreshed = run()
     assert (hits, misses) == (0, 1)  # empty cache: compiled
+    assert refreshed > 0  # compiling loads Numba's registries
     names = [name for name, _ in kernels]
     assert "fastbp.kernels.cpu.epoch.thread_block" in names and "fastbp.kernels.cpu.norm.stage_pass" in names
     # One float64 dense fit, then one with batch norm: no kernel compiled again for the same
@@ -112,9 +121,14 @@ def test_second_process_loads_the_cached_epoch(tmp_path):
     assert not [name for name in emitted if "parfor_gufunc" in name], emitted
     # and Numba compiles its users' own functions the ordinary way, with the right result.
     assert user_ok and user_library == "JITCodeLibrary"
-    hits, misses, kernels, modules, default_fit, emitted, _, _, _, _ = run()
+    hits, misses, kernels, modules, default_fit, emitted, _, _, user_ok, _, refreshed = run()
     assert (hits, misses) == (1, 0)  # second process: loaded from disk
     assert kernels == []  # nothing compiled
+    # Loading needs none of the compiler's registries (EntryCache): the two fits and the
+    # prediction never refreshed them, and the user's function compiled after them (the
+    # compilation refreshes them itself) still works.
+    assert refreshed == 0
+    assert user_ok
 
 
 @pytest.mark.slow
@@ -136,6 +150,12 @@ def test_ordinary_compilation_gives_the_same_model(tmp_path):
         np.testing.assert_allclose(a, b, rtol=TEST_RTOL["float64"], atol=1e-12)
 
 
+def _jit_entry_cache():
+    from fastbp.kernels.cpu import epoch
+
+    return epoch.run_epoch._cache
+
+
 def test_entries_only_compilation_is_available():
     # The installed Numba has the internals that compiling machine code for entries only
     # uses; if a release removes them, kernels fall back to the ordinary (slower) compilation
@@ -143,6 +163,8 @@ def test_entries_only_compilation_is_available():
     from fastbp.kernels.cpu import _jit
 
     assert _jit.ENTRIES_ONLY_AVAILABLE
+    assert _jit.FAST_LOAD_AVAILABLE  # and what loading cached kernels without a registry refresh uses
+    assert isinstance(_jit_entry_cache(), _jit.EntryCache)
     if os.environ.get("FASTBP_EMIT_ENTRIES_ONLY", "1") != "0":
         assert _jit._ENTRIES_ONLY
 

@@ -6,7 +6,8 @@ Two kinds of kernel:
   backends, the estimators and the tests call from Python (one epoch, the
   full-batch loss and gradient, prediction, ...): compiled as ``numba.njit``
   always compiles, with the wrappers that let Python call them, and cached on
-  disk (``_config.JIT_OPTIONS``);
+  disk (``_config.JIT_OPTIONS``), from where a later process loads them
+  without first reloading Numba's compiler registries (:class:`EntryCache`);
 - **inner kernels** (:func:`kernel`, :func:`parallel_kernel`, :func:`inline`),
   called only by other kernels: compiled without those wrappers
   (``no_cpython_wrapper``, ``no_cfunc_wrapper``, as Numba compiles its own
@@ -58,9 +59,10 @@ is seen.
 import copy
 
 import numba
-from numba.core import compiler
+from numba.core import caching, compiler
 from numba.core.codegen import JITCodeLibrary
 from numba.core.registry import CPUDispatcher
+from numba.core.runtime import rtsys
 
 from fastbp import _config
 
@@ -237,6 +239,47 @@ def _inner(options):
     return decorate
 
 
+class EntryCache(caching.FunctionCache):
+    """An entry's disk cache, which loads a compiled kernel without Numba's registry refresh.
+
+    Numba's cache refreshes the compiler's typing and lowering registries
+    before every load (importing Numba's implementations of Python and NumPy
+    and registering every ``@overload``): what compiling needs, while running
+    loaded machine code needs only Numba's runtime (NRT) linked in.  Any
+    compilation refreshes the registries itself (``compiler.CompilerBase``),
+    so a kernel compiled later, fastbp's or its user's, still finds them.
+    The refresh was 45-50 ms of the 120-125 ms that a warm first fit of a tiny
+    model took on the project machine (``benchmarks/README.md``).
+    """
+
+    def load_overload(self, sig, target_context):
+        rtsys.initialize(target_context)
+        with self._guard_against_spurious_io_errors():
+            return self._load_overload(sig, target_context)
+
+
+def _fast_load_available():
+    return (
+        all(hasattr(caching.Cache, name) for name in ("_load_overload", "_guard_against_spurious_io_errors"))
+        and getattr(CPUDispatcher, "enable_caching", None) is not None
+        and callable(getattr(rtsys, "initialize", None))
+    )
+
+
+#: Whether the installed Numba has what :class:`EntryCache` uses.
+FAST_LOAD_AVAILABLE = _fast_load_available()
+
+
+def _entry(options):
+    def decorate(func):
+        dispatcher = numba.njit(**options)(func)
+        if FAST_LOAD_AVAILABLE and type(getattr(dispatcher, "_cache", None)) is caching.FunctionCache:
+            dispatcher._cache = EntryCache(func)
+        return dispatcher
+
+    return decorate
+
+
 _ENTRY_OPTIONS = dict(_config.JIT_OPTIONS, pipeline_class=EntryCompiler) if _ENTRIES_ONLY else _config.JIT_OPTIONS
 
 #: A kernel called only by other kernels.
@@ -246,6 +289,6 @@ parallel_kernel = _inner(dict(_config.INNER_JIT_OPTIONS, parallel=True))
 #: A small function inlined into its callers' Numba IR (``inline="always"``).
 inline = _inner(dict(_config.INNER_JIT_OPTIONS, inline="always"))
 #: A kernel Python calls.
-entry = numba.njit(**_ENTRY_OPTIONS)
+entry = _entry(_ENTRY_OPTIONS)
 #: A kernel with ``numba.prange`` loops that Python calls.
-parallel_entry = numba.njit(parallel=True, **_ENTRY_OPTIONS)
+parallel_entry = _entry(dict(_ENTRY_OPTIONS, parallel=True))
