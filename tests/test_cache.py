@@ -92,7 +92,7 @@ def _run(cache_dir, **env):
 @pytest.mark.slow
 def test_second_process_loads_the_cached_epoch(tmp_path):
     run = functools.partial(_run, tmp_path)
-    hits, misses, kernels, modules, default_fit, emitted, _, entries_only, user_ok, user_library, refreshed = run()
+    hits, misses, kernels, modules, default_fit, emitted, cold_coefs, entries_only, user_ok, user_library, refreshed = run()
     assert (hits, misses) == (0, 1)  # empty cache: compiled
     assert refreshed > 0  # compiling loads Numba's registries
     names = [name for name, _ in kernels]
@@ -121,9 +121,10 @@ def test_second_process_loads_the_cached_epoch(tmp_path):
     assert not [name for name in emitted if "parfor_gufunc" in name], emitted
     # and Numba compiles its users' own functions the ordinary way, with the right result.
     assert user_ok and user_library == "JITCodeLibrary"
-    hits, misses, kernels, modules, default_fit, emitted, _, _, user_ok, _, refreshed = run()
+    hits, misses, kernels, modules, default_fit, emitted, warm_coefs, _, user_ok, _, refreshed = run()
     assert (hits, misses) == (1, 0)  # second process: loaded from disk
     assert kernels == []  # nothing compiled
+    assert warm_coefs == cold_coefs  # the same model, bit for bit
     # Loading needs none of the compiler's registries (EntryCache): the two fits and the
     # prediction never refreshed them, and the user's function compiled after them (the
     # compilation refreshes them itself) still works.
