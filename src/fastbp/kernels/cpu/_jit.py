@@ -253,6 +253,7 @@ class EntryCache(caching.FunctionCache):
     """
 
     def load_overload(self, sig, target_context):
+        """The cached compilation of ``sig``, or None; initialises Numba's runtime first."""
         rtsys.initialize(target_context)
         with self._guard_against_spurious_io_errors():
             return self._load_overload(sig, target_context)
@@ -271,6 +272,8 @@ FAST_LOAD_AVAILABLE = _fast_load_available()
 
 
 def _entry(options):
+    """``numba.njit(**options)``, with an :class:`EntryCache` for its disk cache where available."""
+
     def decorate(func):
         dispatcher = numba.njit(**options)(func)
         if FAST_LOAD_AVAILABLE and type(getattr(dispatcher, "_cache", None)) is caching.FunctionCache:
