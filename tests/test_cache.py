@@ -151,21 +151,15 @@ def test_ordinary_compilation_gives_the_same_model(tmp_path):
         np.testing.assert_allclose(a, b, rtol=TEST_RTOL["float64"], atol=1e-12)
 
 
-def _jit_entry_cache():
-    from fastbp.kernels.cpu import epoch
-
-    return epoch.run_epoch._cache
-
-
 def test_entries_only_compilation_is_available():
     # The installed Numba has the internals that compiling machine code for entries only
     # uses; if a release removes them, kernels fall back to the ordinary (slower) compilation
     # and this test says so.
-    from fastbp.kernels.cpu import _jit
+    from fastbp.kernels.cpu import _jit, epoch
 
     assert _jit.ENTRIES_ONLY_AVAILABLE
     assert _jit.FAST_LOAD_AVAILABLE  # and what loading cached kernels without a registry refresh uses
-    assert isinstance(_jit_entry_cache(), _jit.EntryCache)
+    assert isinstance(epoch.run_epoch._cache, _jit.EntryCache)
     if os.environ.get("FASTBP_EMIT_ENTRIES_ONLY", "1") != "0":
         assert _jit._ENTRIES_ONLY
 

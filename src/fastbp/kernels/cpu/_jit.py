@@ -248,8 +248,8 @@ class EntryCache(caching.FunctionCache):
     loaded machine code needs only Numba's runtime (NRT) linked in.  Any
     compilation refreshes the registries itself (``compiler.CompilerBase``),
     so a kernel compiled later, fastbp's or its user's, still finds them.
-    The refresh was 45-50 ms of the 120-125 ms that a warm first fit of a tiny
-    model took on the project machine (``benchmarks/README.md``).
+    Skipping it took the warm first fit of a tiny model from 115-133 to
+    70-80 ms on the project machine (``benchmarks/README.md``).
     """
 
     def load_overload(self, sig, target_context):
@@ -260,10 +260,8 @@ class EntryCache(caching.FunctionCache):
 
 
 def _fast_load_available():
-    return (
-        all(hasattr(caching.Cache, name) for name in ("_load_overload", "_guard_against_spurious_io_errors"))
-        and getattr(CPUDispatcher, "enable_caching", None) is not None
-        and callable(getattr(rtsys, "initialize", None))
+    return all(hasattr(caching.Cache, name) for name in ("_load_overload", "_guard_against_spurious_io_errors")) and (
+        callable(getattr(rtsys, "initialize", None))
     )
 
 
