@@ -208,6 +208,11 @@ class InnerCompiler(EntryCompiler):
         return cres._replace(entry_point=key)
 
 
+def _has_all(needed):
+    """Whether every ``(owner, names)`` pair of ``needed`` has all of its attributes ``names``."""
+    return all(hasattr(owner, name) for owner, names in needed for name in names)
+
+
 def _available():
     needed = [
         (JITCodeLibrary, ("_optimize_final_module", "_finalize_final_module", "_finalize_dynamic_globals",
@@ -215,7 +220,7 @@ def _available():
         (compiler.Flags, ("no_compile",)),
         (compiler.CompileResult, ("_replace",)),
     ]
-    if not all(hasattr(owner, name) for owner, names in needed for name in names):
+    if not _has_all(needed):
         return False
     codegen = numba.core.registry.cpu_target.target_context.codegen()
     return getattr(codegen, "_library_class", None) is JITCodeLibrary
@@ -260,9 +265,7 @@ class EntryCache(caching.FunctionCache):
 
 
 def _fast_load_available():
-    return all(hasattr(caching.Cache, name) for name in ("_load_overload", "_guard_against_spurious_io_errors")) and (
-        callable(getattr(rtsys, "initialize", None))
-    )
+    return _has_all([(caching.Cache, ("_load_overload", "_guard_against_spurious_io_errors")), (rtsys, ("initialize",))])
 
 
 #: Whether the installed Numba has what :class:`EntryCache` uses.
