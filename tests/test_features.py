@@ -7,6 +7,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 from fastbp import BackpropClassifier, BackpropRegressor
 
+import reference
+
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 NEW_ACTIVATIONS = ["leaky_relu", "elu", "gelu", "silu", "softplus"]
@@ -261,7 +263,9 @@ def test_dropout_is_reproducible_off_at_predict_and_regularises():
                                           alpha=0.0, random_state=0, **kw).fit(X, y)
     plain, dropped, again = make(), make(dropout=0.5), make(dropout=0.5)
     np.testing.assert_array_equal(dropped.coefs_[0], again.coefs_[0])  # same random_state, same masks
-    np.testing.assert_array_equal(dropped.predict(X_test), dropped.predict(X_test))  # no dropout at predict
+    # no dropout at predict: the plain NumPy forward pass of the same weights, no mask, no rescaling
+    expected = reference.forward(X_test, dropped.coefs_, dropped.intercepts_, "relu", "identity")[-1].ravel()
+    np.testing.assert_allclose(dropped.predict(X_test), expected, rtol=1e-10, atol=1e-12)
     assert not np.allclose(make(dropout=0.5, warm_start=False).coefs_[0], plain.coefs_[0])
     assert dropped.score(X, y) < plain.score(X, y)  # it no longer interpolates the training set
     with pytest.raises(ValueError, match="dropout"):

@@ -17,8 +17,12 @@ FASTMATH = frozenset({"nsz", "arcp", "contract", "reassoc"})
 #: ``NUMBA_CACHE_DIR``), so a second process does not compile them again.
 CACHE = True
 
-#: Keyword arguments shared by every ``numba.njit`` kernel.
-JIT_OPTIONS = {"cache": CACHE, "fastmath": set(FASTMATH), "nogil": True}
+#: Keyword arguments shared by every ``numba.njit`` kernel.  ``error_model``
+#: is NumPy's: a division by zero gives an infinity or NaN, as in NumPy,
+#: instead of raising ``ZeroDivisionError`` from compiled code (inside a
+#: parallel loop that surfaces as a ``SystemError``); the estimators test the
+#: results for finiteness and raise a ``ValueError`` themselves.
+JIT_OPTIONS = {"cache": CACHE, "fastmath": set(FASTMATH), "nogil": True, "error_model": "numpy"}
 
 #: Options of the kernels only other kernels call: no CPython or C wrapper is
 #: built for them, which saves compiling them on a cold start (see

@@ -57,6 +57,8 @@ is seen.
 """
 
 import copy
+import hashlib
+import warnings
 
 import numba
 from numba.core import caching, compiler
@@ -235,8 +237,10 @@ def _inner(options):
     if _ENTRIES_ONLY:  # no machine code, so nothing to cache: the cached entries contain it
         options = dict(options, cache=False, pipeline_class=InnerCompiler)
 
+    compile_ = _with_cache(options, GuardedCache)
+
     def decorate(func):
-        dispatcher = numba.njit(**options)(func)
+        dispatcher = compile_(func)
         if isinstance(dispatcher, CPUDispatcher):  # not under NUMBA_DISABLE_JIT
             dispatcher.__class__ = InnerKernel
         return dispatcher
@@ -244,7 +248,73 @@ def _inner(options):
     return decorate
 
 
-class EntryCache(caching.FunctionCache):
+def _options_stamp():
+    """A fingerprint of the compile options every kernel shares (``_config``): part of each
+    cache key, so a kernel cached under other options (fast-math flags, error model,
+    compilation mode) is compiled again instead of loaded."""
+    options = {k: sorted(v) if isinstance(v, (set, frozenset)) else v for k, v in _config.JIT_OPTIONS.items()}
+    text = repr(sorted(options.items())) + repr(_config.EMIT_ENTRIES_ONLY)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+_OPTIONS_STAMP = _options_stamp()
+_warned = set()
+
+
+def _warn_once(key, message):
+    if key not in _warned:
+        _warned.add(key)
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+class GuardedCache(caching.FunctionCache):
+    """A kernel's disk cache that a broken cache file cannot break.
+
+    Numba's cache raises when its index or data file is truncated or holds
+    garbage (an interrupted write, a full disk, a copied cache directory).
+    Here such a file counts as a miss: the kernel is compiled in memory, and
+    saving it rewrites the index.  A cache that cannot be written (read-only,
+    full) leaves the compiled kernel in memory only, with one warning.  The
+    key of every entry also holds :func:`_options_stamp`.
+    """
+
+    def _index_key(self, sig, codegen):
+        return (*super()._index_key(sig, codegen), _OPTIONS_STAMP)
+
+    def _prepare(self, target_context):
+        """What Numba needs before loading machine code (its registries refreshed)."""
+        target_context.refresh()
+
+    def load_overload(self, sig, target_context):
+        """The cached compilation of ``sig``, or None (nothing cached, or a broken file)."""
+        self._prepare(target_context)
+        try:
+            with self._guard_against_spurious_io_errors():
+                return self._load_overload(sig, target_context)
+        except Exception:  # noqa: BLE001 - any unreadable cache file is a miss
+            return None
+
+    def save_overload(self, sig, data):
+        """Save ``data``; rewrite an unreadable index first; warn once if nothing can be saved."""
+        try:
+            try:
+                self._cache_file._load_index()
+            except FileNotFoundError:
+                pass
+            except Exception:  # noqa: BLE001 - a broken index: start it again
+                self._impl.locator.ensure_cache_path()
+                self._cache_file.flush()
+            with self._guard_against_spurious_io_errors():
+                self._save_overload(sig, data)
+        except Exception as exc:  # noqa: BLE001 - the compiled kernel still runs from memory
+            _warn_once(
+                ("save", self._cache_path),
+                f"fastbp could not save compiled kernels in {self._cache_path} ({exc}); they are kept "
+                "in memory, so the next process compiles them again.",
+            )
+
+
+class EntryCache(GuardedCache):
     """An entry's disk cache, which loads a compiled kernel without Numba's registry refresh.
 
     Numba's cache refreshes the compiler's typing and lowering registries
@@ -253,35 +323,77 @@ class EntryCache(caching.FunctionCache):
     loaded machine code needs only Numba's runtime (NRT) linked in.  Any
     compilation refreshes the registries itself (``compiler.CompilerBase``),
     so a kernel compiled later, fastbp's or its user's, still finds them.
-    Skipping it took the warm first fit of a tiny model from 115-133 to
+    Skipping it takes the warm first fit of a tiny model from 115-133 to
     70-80 ms on the project machine (``benchmarks/README.md``).
     """
 
-    def load_overload(self, sig, target_context):
-        """The cached compilation of ``sig``, or None; initialises Numba's runtime first."""
+    def _prepare(self, target_context):
         rtsys.initialize(target_context)
-        with self._guard_against_spurious_io_errors():
-            return self._load_overload(sig, target_context)
 
 
 def _fast_load_available():
-    return _has_all([(caching.Cache, ("_load_overload", "_guard_against_spurious_io_errors")), (rtsys, ("initialize",))])
+    return _has_all([
+        (caching.Cache, ("_load_overload", "_save_overload", "_guard_against_spurious_io_errors", "_index_key")),
+        (caching.IndexDataCacheFile, ("_load_index", "flush")),
+        (rtsys, ("initialize",)),
+    ])
 
 
-#: Whether the installed Numba has what :class:`EntryCache` uses.
+#: Whether the installed Numba has what :class:`GuardedCache` and :class:`EntryCache` use
+#: (if not, kernels use Numba's own disk cache).
 FAST_LOAD_AVAILABLE = _fast_load_available()
 
 
-def _entry(options):
-    """``numba.njit(**options)``, with an :class:`EntryCache` for its disk cache where available."""
+def _probe():
+    """Stands for the kernels of this directory when looking for a cache directory."""
+
+
+def _cache_directory_found():
+    """Whether Numba finds a writable cache directory for the kernels of this package.
+
+    Numba looks in ``NUMBA_CACHE_DIR``, then ``__pycache__`` beside the
+    sources, then the user's cache directory; where none is writable (a
+    read-only install with no writable home, as in some containers and
+    serverless functions), kernels compile in memory in every process, and
+    fastbp warns once, at import.
+    """
+    if not _config.CACHE:
+        return True
+    try:
+        caching.FunctionCache(_probe)
+    except Exception:  # noqa: BLE001 - Numba's RuntimeError "no locator available", or an OSError
+        return False
+    return True
+
+
+#: Whether compiled kernels are kept on disk in this process.
+CACHE_ON = _config.CACHE and _cache_directory_found()
+if _config.CACHE and not CACHE_ON:
+    warnings.warn(
+        "fastbp found no writable directory for its compiled kernels (the package directory "
+        "is read-only and no user cache directory is writable): it compiles them in memory, "
+        "in every new process. Set NUMBA_CACHE_DIR to a writable directory to keep them.",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+
+
+def _with_cache(options, cache_class):
+    """``numba.njit(**options)``, its disk cache (if any) a ``cache_class``."""
+    options = dict(options, cache=options.get("cache", False) and CACHE_ON)
 
     def decorate(func):
         dispatcher = numba.njit(**options)(func)
         if FAST_LOAD_AVAILABLE and type(getattr(dispatcher, "_cache", None)) is caching.FunctionCache:
-            dispatcher._cache = EntryCache(func)
+            dispatcher._cache = cache_class(func)
         return dispatcher
 
     return decorate
+
+
+def _entry(options):
+    """``numba.njit(**options)`` with an :class:`EntryCache` for its disk cache."""
+    return _with_cache(options, EntryCache)
 
 
 _ENTRY_OPTIONS = dict(_config.JIT_OPTIONS, pipeline_class=EntryCompiler) if _ENTRIES_ONLY else _config.JIT_OPTIONS

@@ -53,7 +53,7 @@ def vexp(x):
     return math.exp(x)
 
 
-@overload(vexp, jit_options={"cache": True})
+@overload(vexp)  # not cached on its own: the cached entries hold it
 def _vexp(x):
     """float32: Cody-Waite reduction :math:`x = n \\ln 2 + r`, :math:`|r| \\le \\ln 2 / 2`, a
     degree-7 Taylor polynomial of :math:`e^r` (truncation below 5.3e-9) and
