@@ -1,6 +1,7 @@
 """Behaviour of the estimators as a scikit-learn user sees it."""
 
 import pickle
+import re
 
 import joblib
 import numpy as np
@@ -35,8 +36,8 @@ def regression():
 #: Parameters fastbp adds to scikit-learn's, each defaulting to sklearn's behaviour.
 EXTRA_COMMON = {
     "device": "cpu", "init": "glorot", "dropout": 0.0, "l1": 0.0, "max_grad_norm": None, "batch_norm": False,
-    "batch_norm_momentum": 0.1, "batch_norm_epsilon": 1e-5, "lr_decay": 0.5,
-    "lr_step_size": 10, "warmup_epochs": 0, "early_stopping_metric": "score", "restore_best_weights": False,
+    "batch_norm_momentum": 0.1, "batch_norm_epsilon": 1e-5, "lr_decay": None,
+    "lr_step_size": None, "warmup_epochs": 0, "early_stopping_metric": "score", "restore_best_weights": False,
     "progress_bar": False, "callbacks": None,
 }
 EXTRA_PARAMS = {
@@ -233,9 +234,10 @@ def test_keyboard_interrupt_keeps_model_usable(digits, monkeypatch):
 def test_divergence_raises(regression):
     X, y = regression
     reg = BackpropRegressor(solver="sgd", activation="identity", learning_rate_init=1.0, max_iter=50, random_state=0)
-    with pytest.raises(ValueError, match="non-finite"):
+    with pytest.raises(ValueError, match="non-finite") as info:
         reg.fit(X * 100, y)
-    assert reg.n_iter_ < 50  # stopped at the first non-finite epoch
+    epoch = int(re.search(r"at epoch (\d+) of this fit", str(info.value)).group(1))
+    assert epoch < 50  # stopped at the first non-finite epoch
 
 
 def test_poisson_rejects_negative_targets(regression):
@@ -336,7 +338,7 @@ def test_bad_input_gets_clear_errors(digits):
         clf.fit(X[:0], y[:0])
     with pytest.raises(ValueError, match="dim 3"):
         clf.fit(X.reshape(len(X), 8, 8), y)
-    with pytest.raises(ValueError, match="could not convert|Unable to convert"):
+    with pytest.raises(ValueError, match="dtype object .objects holding strings.: fastbp trains on numbers only"):
         clf.fit(np.array([["a", "b"]] * 10, dtype=object), np.arange(10) % 2)
     with pytest.raises(ValueError, match="only one class"):
         clf.fit(X, np.zeros(len(y)))

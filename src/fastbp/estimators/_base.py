@@ -7,8 +7,9 @@ warnings, verbose lines) follows scikit-learn's MLP step for step, so that the
 same ``random_state`` gives the same numbers.
 """
 
+import contextlib
+import copy
 import functools
-import numbers
 import warnings
 
 import numpy as np
@@ -18,13 +19,14 @@ from sklearn import get_config
 from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fastbp import optim as O
 from fastbp.backends.cpu import CPUBackend, as_kernel_data
 from fastbp.estimators import _params
 from fastbp.estimators._callbacks import Progress, check_callbacks
+from fastbp.estimators._validation import check_sample_weight, refuse_non_numeric, sum_is_finite
 from fastbp.kernels.cpu.losses import mean_loss
 from fastbp.nn.activations import ACTIVATION_CODES, OUTPUT_CODES
 from fastbp.nn.init import glorot_uniform
@@ -51,28 +53,6 @@ def evaluation_loss(output, Y, sample_weight, loss_code, hyper):
     return float(mean_loss(P, Y, sw, loss_code, np.finfo(output.dtype).eps, hyper[O.H_LOSS_PARAM]))
 
 
-def check_sample_weight(sample_weight, X, dtype):
-    """Validate ``sample_weight``: 1-D, one finite non-negative value per sample, not all 0.
-
-    Returns ``None`` when no weights are given.
-    """
-    if sample_weight is None:
-        return None
-    n = X.shape[0]
-    if isinstance(sample_weight, numbers.Number):
-        sample_weight = np.full(n, sample_weight, dtype=dtype)
-    sw = check_array(sample_weight, ensure_2d=False, dtype=dtype, order="C", input_name="sample_weight")
-    if sw.ndim != 1:
-        raise ValueError(f"Sample weights must be a 1D array or a scalar, got a {sw.ndim}D array.")
-    if sw.shape != (n,):
-        raise ValueError(f"sample_weight.shape == {sw.shape}, expected {(n,)}!")
-    if np.any(sw < 0):
-        raise ValueError("Negative values in sample_weight are not allowed.")
-    if np.all(sw == 0):
-        raise ValueError("Sample weights must contain at least one non-zero number.")
-    return sw
-
-
 def stochastic_only(est):
     """``available_if`` condition of ``partial_fit``: only the stochastic solvers have it."""
     if est.solver not in _STOCHASTIC_SOLVERS:
@@ -82,11 +62,18 @@ def stochastic_only(est):
     return True
 
 
-def _sum_is_finite(X):
-    """Whether the sum of X is finite: true only if every value is (scikit-learn's
-    first test; an overflow of finite values makes it false, not an error)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return bool(np.isfinite(X.sum()))
+def _diverged(loss, epoch, incremental, learning_rate_init):
+    """The ``ValueError`` of a fit whose loss or weights stopped being finite at ``epoch``."""
+    if incremental:
+        where = f"in this partial_fit call (epoch {epoch} since the weights were initialised)"
+    else:
+        where = f"at epoch {epoch} of this fit"
+    return ValueError(
+        f"Training diverged {where}: the loss was {loss!r} and the solver produced non-finite "
+        "parameter weights. The model is left as it was before the call. Scale X (for example "
+        "with StandardScaler) or lower learning_rate_init (it is "
+        f"{learning_rate_init!r})."
+    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -102,6 +89,29 @@ class BaseBackprop(BaseEstimator):
     Not for direct use.  Subclasses define ``_validate_input``, ``_output_activation``,
     ``_predict_from_output`` and ``_score``.
     """
+
+    # ------------------------------------------------------------ transactions
+    @contextlib.contextmanager
+    def _transaction(self):
+        """Undo every change to the fitted state if the body raises.
+
+        ``fit`` and ``partial_fit`` run inside one: a call that fails (bad
+        input, divergence, an error from a callback, a ``KeyboardInterrupt``
+        outside the epoch loop) leaves every attribute that is not a
+        constructor parameter exactly as it was: weights, batch-normalisation
+        statistics, optimizer state, ``n_iter_``, ``t_``, the curves, the
+        early-stopping state.  A ``KeyboardInterrupt`` during an epoch is not
+        a failure: training stops and keeps the last complete epoch.
+        """
+        params = set(self._get_param_names())
+        saved = {k: copy.deepcopy(v) for k, v in vars(self).items() if k not in params}
+        try:
+            yield
+        except BaseException:
+            for name in [k for k in vars(self) if k not in params]:
+                delattr(self, name)
+            vars(self).update(saved)
+            raise
 
     # ------------------------------------------------------------------ setup
     def _loss_param(self):
@@ -176,6 +186,8 @@ class BaseBackprop(BaseEstimator):
     # -------------------------------------------------------------------- fit
     def _fit(self, X, y, sample_weight=None, incremental=False, X_val=None, y_val=None):
         _params.validate_params(self)
+        refuse_non_numeric(X)
+        refuse_non_numeric(X_val, "X_val")
         if (X_val is None) != (y_val is None):
             raise ValueError("X_val and y_val must be given together.")
         if X_val is not None and self.solver == "lbfgs":
@@ -227,18 +239,15 @@ class BaseBackprop(BaseEstimator):
             else:
                 self._fit_lbfgs(backend, theta, X, y, sample_weight)
 
+        if not np.isfinite(theta).all():
+            epoch = len(self.loss_curve_) if incremental else self.n_iter_
+            raise _diverged(getattr(self, "loss_", np.nan), epoch, incremental, self.learning_rate_init)
         self.coefs_, self.intercepts_ = layout.unpack(theta)
         if self.batch_norm:
             self.batch_norm_scales_, self.batch_norm_shifts_ = layout.unpack_norm(theta)
             ends = np.cumsum(hidden)[:-1]
             self.batch_norm_means_ = np.split(stats[0].copy(), ends) if hidden else []
             self.batch_norm_vars_ = np.split(stats[1].copy(), ends) if hidden else []
-        if not np.isfinite(theta).all():
-            raise ValueError(
-                "Solver produced non-finite parameter weights. The input data may "
-                "contain large values and need to be preprocessed (e.g. with "
-                "StandardScaler), or the learning rate may be too large."
-            )
         return self
 
     def _pack(self, layout, dtype):
@@ -427,8 +436,9 @@ class BaseBackprop(BaseEstimator):
                 self.loss_curve_.append(self.loss_)
                 if self.verbose:
                     print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-                if not np.isfinite(self.loss_):
-                    break  # diverged: _fit raises on the non-finite weights
+                if not np.isfinite(self.loss_):  # the transaction of fit / partial_fit undoes this call
+                    raise _diverged(self.loss_, len(self.loss_curve_) if incremental else self.n_iter_,
+                                    incremental, self.learning_rate_init)
 
                 logs = {"loss": self.loss_, "learning_rate": float(hyper[O.H_LR])}
                 if validation is not None:
@@ -559,6 +569,7 @@ class BaseBackprop(BaseEstimator):
             and not hasattr(self, "feature_names_in_")
         ):
             return X, not get_config()["assume_finite"]
+        refuse_non_numeric(X)
         return validate_data(self, X, accept_sparse=["csr", "csc"], reset=False), False
 
     def _forward(self, X, check_input=True):
@@ -580,10 +591,17 @@ class BaseBackprop(BaseEstimator):
         if check_finite and isinstance(backend, CPUBackend):
             out, finite = backend.predict(data, theta, return_finite=True)
         else:
-            finite = not check_finite or _sum_is_finite(X)
+            finite = not check_finite or sum_is_finite(X)
             out = backend.predict(data, theta)
         if not finite:  # NaN or infinity in X (scikit-learn's error), or finite values whose sum overflows
             validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        if not np.isfinite(out).all():  # finite X whose values overflow the network
+            bad = int((~np.isfinite(out)).any(axis=1).sum())
+            raise ValueError(
+                f"The network's output overflowed to infinity or NaN for {bad} of the {out.shape[0]} "
+                f"rows of X ({np.dtype(dtype).name}): X holds values far outside the range the model was trained "
+                "on. Scale X as the training data was scaled."
+            )
         return out
 
     def fit(self, X, y, sample_weight=None, X_val=None, y_val=None):
@@ -608,8 +626,24 @@ class BaseBackprop(BaseEstimator):
         -------
         self : object
             The fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            For invalid parameters or input, naming the problem, and when
+            training diverges (a non-finite loss or weights), naming the epoch
+            and the loss.
+
+        Notes
+        -----
+        A call that raises changes nothing: a fitted model keeps its weights,
+        batch-normalisation statistics, optimizer state, ``n_iter_``, ``t_``,
+        curves and early-stopping state exactly as they were before the call
+        (an unfitted one stays unfitted).  Ctrl-C during training is not a
+        failure: it stops after the last complete epoch, with a warning.
         """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False, X_val=X_val, y_val=y_val)
+        with self._transaction():
+            return self._fit(X, y, sample_weight=sample_weight, incremental=False, X_val=X_val, y_val=y_val)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -29,7 +29,8 @@ COMMON_PARAMETERS = r"""
         fastbp, SGD only in scikit-learn).  fastbp adds, for every stochastic
         solver: 'cosine' annealing over ``max_iter`` epochs, 'step'
         (times ``lr_decay`` every ``lr_step_size`` epochs), 'exponential'
-        (times ``lr_decay`` each epoch) and 'one_cycle'.  These count the
+        (times ``lr_decay`` each epoch) and 'one_cycle'; at their defaults
+        each trains about as far as 'constant' within ``max_iter`` epochs.  These count the
         epochs of each ``fit`` from 0; successive ``partial_fit`` calls (one
         epoch each) walk through them.
 
@@ -135,11 +136,16 @@ COMMON_PARAMETERS = r"""
     batch_norm_epsilon : float, default=1e-5
         Added to the variance before its square root, > 0 (fastbp only).
 
-    lr_decay : float, default=0.5
-        Factor of the 'step' and 'exponential' schedules, in (0, 1] (fastbp only).
+    lr_decay : float or None, default=None
+        Factor of the 'step' and 'exponential' schedules, in (0, 1] (fastbp
+        only).  None gives each its own default: 0.5 for 'step', and for
+        'exponential' the factor that leaves 1/5 of the rate after
+        ``max_iter`` epochs, :math:`0.2^{1/\text{max\_iter}}` (halving the
+        rate every epoch would stop training within a few dozen epochs).
 
-    lr_step_size : int, default=10
-        Epochs between two decays of the 'step' schedule (fastbp only).
+    lr_step_size : int or None, default=None
+        Epochs between two decays of the 'step' schedule (fastbp only); None
+        is ``max(1, max_iter // 4)``.
 
     warmup_epochs : int, default=0
         Ramp the learning rate linearly up over this many first epochs of each

@@ -115,8 +115,10 @@ def validate_params(est):
     check_bool(est, "batch_norm")
     check_real(est, "batch_norm_momentum", low=0, high=1)
     check_real(est, "batch_norm_epsilon", low=0, low_open=True)
-    check_real(est, "lr_decay", low=0, high=1, low_open=True)
-    check_int(est, "lr_step_size", 1)
+    if est.lr_decay is not None:
+        check_real(est, "lr_decay", low=0, high=1, low_open=True)
+    if est.lr_step_size is not None:
+        check_int(est, "lr_step_size", 1)
     check_int(est, "warmup_epochs", 0)
     check_choice(est, "early_stopping_metric", {"score", "loss"})
     check_bool(est, "restore_best_weights")

@@ -105,8 +105,8 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         batch_norm=False,
         batch_norm_momentum=0.1,
         batch_norm_epsilon=1e-5,
-        lr_decay=0.5,
-        lr_step_size=10,
+        lr_decay=None,
+        lr_step_size=None,
         warmup_epochs=0,
         early_stopping_metric="score",
         restore_best_weights=False,
@@ -337,21 +337,35 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         -------
         self : object
             The updated estimator.
+
+        Raises
+        ------
+        ValueError
+            For invalid input, naming the problem, and when the epoch diverges
+            (a non-finite loss or weights), naming the epoch and the loss.
+
+        Notes
+        -----
+        A call that raises changes nothing: the weights, batch-normalisation
+        statistics, optimizer state (the next call continues as if the failed
+        one never happened), ``n_iter_``, ``t_`` and ``loss_curve_`` stay
+        exactly as they were.
         """
-        if not hasattr(self, "classes_"):
-            if classes is None:
-                raise ValueError("classes must be passed on the first call to partial_fit.")
-            if type_of_target(y).startswith("multilabel"):
-                binarizer = LabelBinarizer().fit(y)
-            else:
-                binarizer = LabelBinarizer().fit(classes)
-            if len(binarizer.classes_) < 2:
-                raise ValueError(f"classes must hold at least 2 classes, got {binarizer.classes_!r}.")
-            self._label_binarizer = binarizer
-            self.classes_ = binarizer.classes_
-        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
-            raise ValueError(f"`classes={classes!r}` is not the same as on the first call to partial_fit, which was {self.classes_!r}.")
-        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+        with self._transaction():
+            if not hasattr(self, "classes_"):
+                if classes is None:
+                    raise ValueError("classes must be passed on the first call to partial_fit.")
+                if type_of_target(y).startswith("multilabel"):
+                    binarizer = LabelBinarizer().fit(y)
+                else:
+                    binarizer = LabelBinarizer().fit(classes)
+                if len(binarizer.classes_) < 2:
+                    raise ValueError(f"classes must hold at least 2 classes, got {binarizer.classes_!r}.")
+                self._label_binarizer = binarizer
+                self.classes_ = binarizer.classes_
+            elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+                raise ValueError(f"`classes={classes!r}` is not the same as on the first call to partial_fit, which was {self.classes_!r}.")
+            return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

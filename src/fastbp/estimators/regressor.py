@@ -9,6 +9,7 @@ from sklearn.utils.validation import validate_data
 
 from fastbp.estimators._base import BaseBackprop, stochastic_only
 from fastbp.estimators._docs import fill
+from fastbp.estimators._validation import refuse_non_numeric
 
 
 class BackpropRegressor(RegressorMixin, BaseBackprop):
@@ -103,8 +104,8 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         batch_norm=False,
         batch_norm_momentum=0.1,
         batch_norm_epsilon=1e-5,
-        lr_decay=0.5,
-        lr_step_size=10,
+        lr_decay=None,
+        lr_step_size=None,
         warmup_epochs=0,
         early_stopping_metric="score",
         restore_best_weights=False,
@@ -185,6 +186,7 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         losses = ("squared_error", "poisson", "absolute_error", "huber", "quantile")
         if not isinstance(self.loss, str) or self.loss not in losses:
             raise ValueError(f"The 'loss' parameter must be one of {', '.join(map(repr, losses))}. Got {self.loss!r} instead.")
+        refuse_non_numeric(y, "y")
         X, y = validate_data(
             self,
             X,
@@ -223,6 +225,41 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         """
         return self._predict_from_output(self._forward(X))
 
+    def score(self, X, y, sample_weight=None):
+        """Coefficient of determination :math:`R^2` of the predictions of X against y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test samples.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            True values for X.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            :math:`R^2` of ``self.predict(X)`` against ``y`` (scikit-learn's
+            ``r2_score``; NaN, with scikit-learn's warning, for a single
+            sample, where it is undefined).
+
+        Raises
+        ------
+        ValueError
+            Where scikit-learn would return NaN or infinity for two samples
+            or more: finite values of y so large that their sums of squares
+            overflow.
+        """
+        refuse_non_numeric(y, "y")
+        value = super().score(X, y, sample_weight=sample_weight)
+        if not np.isfinite(value) and len(y) > 1:
+            raise ValueError(
+                f"R^2 is {value} here: the values of y (largest magnitude {np.max(np.abs(np.asarray(y, float))):g}) "
+                "are so large that their sums of squares overflow. Scale y as the training targets were scaled."
+            )
+        return value
+
     @available_if(stochastic_only)
     def partial_fit(self, X, y, sample_weight=None):
         """Update the model with one epoch over the given data.
@@ -240,8 +277,22 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         -------
         self : object
             The updated estimator.
+
+        Raises
+        ------
+        ValueError
+            For invalid input, naming the problem, and when the epoch diverges
+            (a non-finite loss or weights), naming the epoch and the loss.
+
+        Notes
+        -----
+        A call that raises changes nothing: the weights, batch-normalisation
+        statistics, optimizer state (the next call continues as if the failed
+        one never happened), ``n_iter_``, ``t_`` and ``loss_curve_`` stay
+        exactly as they were.
         """
-        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+        with self._transaction():
+            return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
 
 BackpropRegressor.__doc__ = fill(BackpropRegressor.__doc__)

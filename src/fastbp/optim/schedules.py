@@ -13,6 +13,34 @@ import math
 SCHEDULES = ("constant", "invscaling", "adaptive", "cosine", "step", "exponential", "one_cycle")
 
 
+#: Factor of the 'step' schedule when ``lr_decay`` is None.
+STEP_DECAY = 0.5
+#: What the 'exponential' schedule leaves of the rate after ``max_iter`` epochs when
+#: ``lr_decay`` is None: its mean factor over the fit is then 0.50, as cosine's.
+EXPONENTIAL_END = 0.2
+#: Decays of the 'step' schedule within ``max_iter`` epochs when ``lr_step_size`` is None.
+STEP_PARTS = 4
+
+
+def decay_and_step(schedule, lr_decay, lr_step_size, max_iter):
+    r"""The ``(lr_decay, lr_step_size)`` a schedule uses, its own defaults filled in for None.
+
+    Each schedule has defaults of its own (as PyTorch's and Keras's
+    schedulers do), chosen so that at its defaults it trains a problem as
+    far as the constant rate does within ``max_iter`` epochs:
+
+    - ``'step'``: :math:`\gamma = 0.5` every :math:`s = \max(1, \lfloor E / 4 \rfloor)`
+      epochs, :math:`E` = ``max_iter`` (a factor 1/8 in the last quarter);
+    - ``'exponential'``: :math:`\gamma = 0.2^{1/E}`, which leaves 1/5 of the
+      rate after :math:`E` epochs.
+    """
+    if lr_step_size is None:
+        lr_step_size = max(1, max_iter // STEP_PARTS)
+    if lr_decay is None:
+        lr_decay = EXPONENTIAL_END ** (1.0 / max_iter) if schedule == "exponential" else STEP_DECAY
+    return lr_decay, lr_step_size
+
+
 def epoch_factor(schedule, epoch, max_iter, lr_decay, lr_step_size, warmup_epochs):
     r"""Multiplier of ``learning_rate_init`` for ``epoch`` (0-based).
 
@@ -25,8 +53,10 @@ def epoch_factor(schedule, epoch, max_iter, lr_decay, lr_step_size, warmup_epoch
     - anything else: 1.
 
     With ``warmup_epochs`` = :math:`w > 0`, the factor is further multiplied by
-    :math:`(e + 1) / (w + 1)` during the first :math:`w` epochs.
+    :math:`(e + 1) / (w + 1)` during the first :math:`w` epochs.  ``lr_decay``
+    and ``lr_step_size`` may be None: :func:`decay_and_step` fills them in.
     """
+    lr_decay, lr_step_size = decay_and_step(schedule, lr_decay, lr_step_size, max_iter)
     if schedule == "cosine":  # held at 0 past max_iter (partial_fit can go on)
         factor = 0.5 * (1.0 + math.cos(math.pi * min(epoch, max_iter) / max_iter))
     elif schedule == "step":
