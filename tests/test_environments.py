@@ -54,7 +54,6 @@ def _reference():
 
 def _env(**changes):
     env = {k: v for k, v in os.environ.items() if not k.startswith("NUMBA_")}
-    env.pop("FASTBP_EMIT_ENTRIES_ONLY", None)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.update(changes)
     return env
