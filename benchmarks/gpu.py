@@ -1,6 +1,6 @@
 """GPU figures in one command: the CUDA tests on the real device, then the benchmark table.
 
-Runs ``pytest tests/cuda`` without the simulator, then times, per workload
+Runs ``pytest tests/kernels/cuda`` without the simulator, then times, per workload
 (W1-W4, float32, data already on the device): fastbp ``device="cuda"``,
 fastbp on the CPU, and a plain PyTorch CUDA loop with the same architecture,
 Adam and batch size (TF32 off), and prints seconds per epoch, the ratios, the
@@ -91,7 +91,7 @@ def main(argv=None):
     peak = args.peak_tflops or next((v for k, v in FP32_PEAK.items() if k in name), None)
     print(f"GPU: {name}; FP32 peak used: {peak} TFLOP/s; date: {time.strftime('%Y-%m-%d')}")
     if not args.skip_tests:
-        rc = subprocess.call([sys.executable, "-m", "pytest", "-q", "tests/cuda", "tests/test_device.py"])
+        rc = subprocess.call([sys.executable, "-m", "pytest", "-q", "tests/kernels/cuda", "tests/estimators/test_device.py"])
         print(f"CUDA tests on the real device: {'passed' if rc == 0 else 'FAILED'} (exit {rc})")
 
     from fastbp import BackpropClassifier, BackpropRegressor

@@ -1,4 +1,5 @@
-"""Shared test configuration: the Hypothesis profiles of the property-based tests.
+"""Shared test configuration: the digits data the tests train on, and the Hypothesis
+profiles of the property-based tests.
 
 ``ci`` (the default): a fixed number of examples, drawn deterministically, no deadline
 (the first example of a test may compile kernels).  ``dev``: more examples, drawn at
@@ -7,7 +8,9 @@ random; select it with ``HYPOTHESIS_PROFILE=dev``.
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
+from sklearn.datasets import load_digits
 
 settings.register_profile(
     "ci",
@@ -24,3 +27,10 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="session")
+def digits_all():
+    """scikit-learn's bundled digits, X scaled to [0, 1]: (1797 x 64 floats, labels 0-9)."""
+    X, y = load_digits(return_X_y=True)
+    return X / 16.0, y

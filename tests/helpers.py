@@ -3,9 +3,8 @@
 import numpy as np
 
 from fastbp.backends.cpu import CPUBackend, as_kernel_data
-from fastbp.nn.activations import ACTIVATION_CODES, OUTPUT_CODES
 from fastbp.nn.layout import Layout
-from fastbp.nn.losses import LOSS_CODES
+from fastbp.nn.spec import network_spec
 from fastbp import optim as O
 
 #: (loss, output activation, target kind) of every canonical pair.
@@ -42,12 +41,12 @@ def make_problem(loss_kind, n=23, n_features=5, n_outputs=3, seed=0, dtype=np.fl
 class Net:
     """A CPU backend with random weights, for kernel-level tests."""
 
-    def __init__(self, units, activation, out, loss, dtype, seed=1, batch_norm=False, n_threads=None):
+    def __init__(self, units, activation, out, loss, dtype, seed=1, batch_norm=False, n_threads=None, clipping=False):
         self.layout = Layout(units, batch_norm=batch_norm)
         self.norm_stats = np.zeros((6, int(sum(units[1:-1])))) if batch_norm else None
         self.backend = CPUBackend(
-            self.layout, (ACTIVATION_CODES[activation], OUTPUT_CODES[out], LOSS_CODES[loss]), dtype,
-            n_threads=n_threads, norm_stats=self.norm_stats,
+            network_spec(self.layout, activation, out, loss, dtype, clipping=clipping), n_threads=n_threads,
+            norm_stats=self.norm_stats,
         )
         rng = np.random.RandomState(seed)
         self.theta = (rng.uniform(-0.6, 0.6, self.layout.size)).astype(dtype)
@@ -55,14 +54,7 @@ class Net:
         self.loss_param = LOSS_PARAM.get(loss, 0.0)
 
     def hyper(self, alpha=0.0, out_scale=1.0):
-        h = np.zeros(O.N_HYPER)
-        h[O.H_ALPHA] = alpha
-        h[O.H_CLIP_EPS] = np.finfo(self.dtype).eps
-        h[O.H_OUT_SCALE] = out_scale
-        h[O.H_LOSS_PARAM] = self.loss_param
-        h[O.H_BN_MOMENTUM] = 0.1
-        h[O.H_BN_EPSILON] = 1e-5
-        return h
+        return O.make_hyper(self.dtype, alpha=alpha, out_scale=out_scale, loss_param=self.loss_param)
 
     def loss_grad(self, X, y, sw, theta=None, alpha=0.0, out_scale=1.0):
         theta = self.theta if theta is None else theta

@@ -19,10 +19,9 @@ from threadpoolctl import ThreadpoolController
 from fastbp import _config
 from fastbp import optim as O
 from fastbp.kernels.cpu import epoch as K
-from fastbp.nn import activations as act
-from fastbp.nn import losses
+from fastbp.kernels.cpu.dense import Net
 from fastbp.nn.activations import NEEDS_Z
-from fastbp.nn.norm import prediction_parameters
+from fastbp.nn.norm import MEAN, RUN_MEAN, RUN_VAR, VAR, prediction_parameters
 
 
 def as_kernel_data(X, Y=None, sample_weight=None, dtype=np.float64):
@@ -211,37 +210,22 @@ def _control_blas(blas, take):
             clear(force=take)
 
 
-def uses_extensions(layout, codes, dropout=None):
-    """True when a fit uses any of fastbp's extensions to scikit-learn's MLP that the
-    kernels compile only on demand: an extra hidden activation, a loss other than
-    the canonical four, dropout or batch normalisation (gradient clipping, set per
-    epoch, takes the extended form through :meth:`CPUBackend.training_net`)."""
-    return (
-        codes[0] >= act.FIRST_EXTRA
-        or codes[1] >= act.FIRST_EXTRA
-        or codes[2] not in losses.CANONICAL
-        or (dropout is not None and any(rate > 0 for rate in dropout))
-        or layout.batch_norm
-    )
+def make_net(spec, seed=0):
+    """The kernels' :class:`~fastbp.kernels.cpu.dense.Net` record for ``spec``.
 
-
-def make_net(layout, codes, dropout, seed, extended=None):
-    """The kernels' ``net`` tuple (see :mod:`fastbp.kernels.cpu`).
-
-    The extended form, with the dropout array, where the fit uses an
-    extension (``extended=None``: decided by :func:`uses_extensions`); the
-    first four arrays otherwise, so the kernels are compiled without the
-    extensions' code (:data:`fastbp.kernels.cpu.dense.EXTENDED_NET`).
+    Its ``extensions`` array (``[seed, step, rate of each hidden layer]``)
+    is there where ``spec.extended``; None otherwise, so the kernels are
+    compiled without the extensions' code.
     """
-    n_hidden = len(layout.units) - 2
-    drop = np.zeros(2 + max(n_hidden, 0) + 1)
-    drop[0] = seed
-    if dropout is not None:
-        drop[2 : 2 + n_hidden] = dropout
-    if extended is None:
-        extended = uses_extensions(layout, codes, dropout)
-    net = (layout.units, layout.w_off, layout.b_off, np.asarray(codes, dtype=np.int64))
-    return net + (drop,) if extended else net
+    layout = spec.layout
+    extensions = None
+    if spec.extended:
+        n_hidden = len(layout.units) - 2
+        extensions = np.zeros(2 + max(n_hidden, 0) + 1)
+        extensions[0] = seed
+        if spec.dropout:
+            extensions[2 : 2 + n_hidden] = spec.dropout
+    return Net(layout.units, layout.w_off, layout.b_off, np.asarray(spec.codes, dtype=np.int64), extensions)
 
 
 class ScratchPool:
@@ -310,52 +294,61 @@ class CPUBackend:
 
     Parameters
     ----------
-    layout : fastbp.nn.layout.Layout
-        Layer widths and parameter offsets.
-    codes : tuple of int
-        ``(hidden activation, output activation, loss)`` codes.
-    dtype : numpy dtype
-        Working dtype (float32 or float64).
+    spec : fastbp.nn.spec.NetworkSpec
+        The network: layout, activations, loss, dtype and extensions.
     n_threads : int, default=None
         Threads to use; by default :func:`default_threads`.
-    dropout : sequence of float, default=None
-        Dropout rate of each hidden layer during training (none by default).
     seed : int, default=0
         Seed of the dropout masks.
     norm_stats : ndarray of shape (6, n_hidden_units), default=None
-        With a batch-normalised ``layout``: the statistics array of
+        With a batch-normalised layout: the statistics array of
         :mod:`fastbp.kernels.cpu.norm` (rows 0 and 1 the running mean and
         variance, used at prediction and updated in place by training).
     norm_eps : float, default=1e-5
         Batch normalisation's :math:`\epsilon`, for prediction.
     """
 
-    def __init__(self, layout, codes, dtype, n_threads=None, dropout=None, seed=0, norm_stats=None, norm_eps=1e-5):
-        self.layout = layout
-        self.dtype = np.dtype(dtype)
+    def __init__(self, spec, n_threads=None, seed=0, norm_stats=None, norm_eps=1e-5):
+        self.spec = spec
+        self.layout = spec.layout
+        self.dtype = spec.dtype
+        self.codes = spec.codes
         self.n_threads = default_threads() if n_threads is None else int(n_threads)
-        self.codes = codes
-        self.dropout = dropout
         self.seed = seed
-        self.net_eval = make_net(layout, codes, None, 0)
         self.norm_stats = norm_stats
         self.norm_eps = norm_eps
 
-    # The training forms of ``net`` are built on first use: a backend made for
-    # one prediction never needs them (make_net is 3 us a call).
+    # The kernels' records are built on first use: a backend made for one prediction
+    # never needs the training one (make_net is 3 us a call).
     @functools.cached_property
     def net(self):
-        """The kernels' ``net`` tuple for training (:func:`make_net`)."""
-        return make_net(self.layout, self.codes, self.dropout, self.seed)
+        """The kernels' ``net`` record for training (:func:`make_net`)."""
+        return make_net(self.spec, self.seed)
 
     @functools.cached_property
-    def _net_clipping(self):
-        # Gradient clipping is set per epoch (in ``hyper``): such epochs take the extended form.
-        return make_net(self.layout, self.codes, self.dropout, self.seed, extended=True)
+    def net_eval(self):
+        """The kernels' ``net`` record for prediction (no dropout, no clipping)."""
+        return make_net(self.spec.for_prediction())
 
     def training_net(self, hyper):
-        """The ``net`` tuple for training with ``hyper``: the extended form where gradient clipping is on."""
-        return self._net_clipping if hyper[O.H_MAX_NORM] > 0.0 else self.net
+        """The ``net`` record for training with ``hyper``.
+
+        Raises
+        ------
+        RuntimeError
+            If ``hyper`` asks for gradient clipping and the spec does not say
+            so (the kernels would be compiled without it).
+        """
+        if hyper[O.H_MAX_NORM] > 0.0 and not self.spec.clipping:
+            raise RuntimeError("hyper asks for gradient clipping but the network spec has clipping=False.")
+        return self.net
+
+    def use_batch_statistics(self):
+        """Make the running statistics those of the last full batch evaluated (for L-BFGS,
+        which predicts with the statistics of the whole training set)."""
+        self.fetch_norm_stats()
+        self.norm_stats[RUN_MEAN] = self.norm_stats[MEAN]
+        self.norm_stats[RUN_VAR] = self.norm_stats[VAR]
 
     def limits(self):
         """Context manager that sets the thread pools for this backend's kernels."""
@@ -372,7 +365,7 @@ class CPUBackend:
         T = self.n_threads
         rows = -(-capacity // T)
         per_row = int(self.layout.units[1:].sum())
-        pre = rows * per_row if self.net[3][0] in NEEDS_Z else 0
+        pre = rows * per_row if self.codes[0] in NEEDS_Z else 0
         return (
             np.empty((T, rows * per_row), dtype=self.dtype),
             np.empty((T, rows * per_row), dtype=self.dtype),

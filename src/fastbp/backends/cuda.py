@@ -21,7 +21,7 @@ from fastbp import _config
 from fastbp import optim as O
 from fastbp.nn.activations import NEEDS_Z, SOFTMAX
 from fastbp.nn.losses import SQUARED_ERROR
-from fastbp.nn.norm import prediction_parameters
+from fastbp.nn.norm import MEAN, RUN_MEAN, RUN_VAR, VAR, prediction_parameters
 
 
 def cuda_available():
@@ -64,12 +64,8 @@ class CUDABackend:
 
     Parameters
     ----------
-    layout : fastbp.nn.layout.Layout
-    codes : tuple of int
-        ``(hidden activation, output activation, loss)`` codes.
-    dtype : numpy dtype
-    dropout : sequence of float, default=None
-        Dropout rate of each hidden layer during training.
+    spec : fastbp.nn.spec.NetworkSpec
+        The network: layout, activations, loss, dtype, dropout rates.
     seed : int, default=0
         Seed of the dropout masks.
     norm_stats : ndarray of shape (6, n_hidden_units), default=None
@@ -79,16 +75,17 @@ class CUDABackend:
     norm_eps : float, default=1e-5
     """
 
-    def __init__(self, layout, codes, dtype, dropout=None, seed=0, norm_stats=None, norm_eps=1e-5):
+    def __init__(self, spec, seed=0, norm_stats=None, norm_eps=1e-5):
         self.cuda, self.K_act, self.K_dense, self.K_loss, self.K_opt, self.K_norm = require_cuda()
+        self.spec = spec
         self.norm_stats = norm_stats
         self.norm_eps = norm_eps
         self.d_stats = None  # the device copy of norm_stats while a fit uses it
-        self.layout = layout
-        self.dtype = np.dtype(dtype)
-        self.codes = tuple(int(c) for c in codes)
+        self.layout = spec.layout
+        self.dtype = spec.dtype
+        self.codes = tuple(int(c) for c in spec.codes)
         self.n_threads = 1
-        self.dropout = [float(r) for r in dropout] if dropout is not None else [0.0] * (len(layout.units) - 2)
+        self.dropout = list(spec.dropout) if spec.dropout else [0.0] * (len(self.layout.units) - 2)
         self.seed = int(seed)
         self.step = 0  # mini-batch step the dropout masks are drawn for
 
@@ -101,7 +98,7 @@ class CUDABackend:
         """Copy a kernel ``data`` tuple (see :mod:`fastbp.kernels.cpu`) to the device."""
         return tuple(self.cuda.to_device(np.ascontiguousarray(a)) for a in data)
 
-    def _views(self, d_flat):
+    def views(self, d_flat):
         """Per-layer weight-matrix and bias views of a flat device buffer."""
         lay = self.layout
         Ws, bs = [], []
@@ -121,7 +118,7 @@ class CUDABackend:
             betas.append(d_flat[int(start) + m : int(start) + 2 * m])
         return gammas, betas
 
-    def _norm(self, d_theta, d_grad, hyper, train):
+    def norm_context(self, d_theta, d_grad, hyper, train):
         """What the passes need to normalise (None without batch norm): the device
         statistics, scale and shift views of the parameters and of the gradient."""
         if not self.layout.batch_norm:
@@ -143,6 +140,12 @@ class CUDABackend:
         """Copy the device's batch-normalisation statistics into ``norm_stats``."""
         if self.d_stats is not None:
             self.d_stats.copy_to_host(self.norm_stats)
+
+    def use_batch_statistics(self):
+        """Make the running statistics those of the last full batch evaluated (for L-BFGS)."""
+        self.fetch_norm_stats()
+        self.norm_stats[RUN_MEAN] = self.norm_stats[MEAN]
+        self.norm_stats[RUN_VAR] = self.norm_stats[VAR]
 
     def predict_theta(self, theta):
         """Parameters prediction uses (:func:`fastbp.nn.norm.prediction_parameters`)."""
@@ -171,7 +174,7 @@ class CUDABackend:
         grid = (max(1, -(-N // T)), max(1, -(-M // T)))
         self.K_dense.matmul_kernels[self.dtype][grid, (T, T)](A, B, C, rows, use_rows, trans_a, trans_b)
 
-    def _forward(self, d_data, rows, n, Ws, bs, work, train=False, norm=None):
+    def forward(self, d_data, rows, n, Ws, bs, work, train=False, norm=None):
         """Forward pass of the ``n`` samples ``rows`` (device array); returns the output block.
 
         ``train`` applies dropout (with the masks of mini-batch ``self.step``);
@@ -216,7 +219,7 @@ class CUDABackend:
                 )
         return work["acts"][L - 1][:n]
 
-    def _backward(self, d_data, rows, n, Ws, gWs, gbs, work, norm=None):
+    def backward(self, d_data, rows, n, Ws, gWs, gbs, work, norm=None):
         """Backward pass from the output delta in ``work['deltas'][-1]``; raw gradients
         (through the batch statistics of normalised hidden layers with ``norm``)."""
         X, x_data, x_indices, x_indptr = d_data[0], d_data[1], d_data[2], d_data[3]
@@ -261,7 +264,7 @@ class CUDABackend:
                         D_prev, xhat, rows, d_data[5], norm["gammas"][k], norm["stats"], h, norm["eps"]
                     )
 
-    def _loss_and_delta(self, d_data, rows, n, P, work, hyper, d_theta, sums):
+    def loss_and_delta(self, d_data, rows, n, P, work, hyper, d_theta, sums):
         threads = _config.CUDA_THREADS
         self.K_loss.loss_delta_kernel[_blocks(n), threads](
             P, d_data[4], rows, d_data[5], self.codes[2], self.dtype.type(hyper[O.H_CLIP_EPS]),
@@ -272,19 +275,19 @@ class CUDABackend:
             work["row_loss"], work["row_w"], n, d_theta, self.layout.n_coef, sums
         )
 
-    def _penalties(self, hyper):
+    def penalties(self, hyper):
         dt = self.dtype.type
         return dt(hyper[O.H_ALPHA]), dt(hyper[O.H_L1]), float(hyper[O.H_MAX_NORM])
 
-    def _grad_norm(self, d_theta, d_grad, sums, hyper):
-        alpha, l1, max_norm = self._penalties(hyper)
+    def grad_norm(self, d_theta, d_grad, sums, hyper):
+        alpha, l1, max_norm = self.penalties(hyper)
         if max_norm > 0:
             self.K_opt.grad_norm_kernel[1, _config.CUDA_THREADS](d_theta, d_grad, self.layout.n_coef, alpha, l1, sums)
 
-    def _finish(self, d_theta, d_grad, sums, hyper):
+    def finish_gradient(self, d_theta, d_grad, sums, hyper):
         """Penalise, normalise and clip the raw gradient in place (L-BFGS)."""
-        self._grad_norm(d_theta, d_grad, sums, hyper)
-        alpha, l1, max_norm = self._penalties(hyper)
+        self.grad_norm(d_theta, d_grad, sums, hyper)
+        alpha, l1, max_norm = self.penalties(hyper)
         self.K_opt.finish_gradient_kernel[_blocks(d_theta.shape[0]), _config.CUDA_THREADS](
             d_theta, d_grad, self.layout.n_coef, alpha, l1, sums, max_norm
         )
@@ -308,44 +311,52 @@ class CUDABackend:
         sums = cuda.device_array(5, dtype=np.float64)
         d_theta = cuda.device_array(self.layout.size, dtype=self.dtype)
         d_grad = cuda.device_array(self.layout.size, dtype=self.dtype)
-        Ws, bs = self._views(d_theta)
-        gWs, gbs = self._views(d_grad)
+        Ws, bs = self.views(d_theta)
+        gWs, gbs = self.views(d_grad)
         self.upload_norm_stats()
 
         def loss_grad(theta, grad, hyper):
             d_theta.copy_to_device(theta)
-            norm = self._norm(d_theta, d_grad, hyper, train=False)
-            P = self._forward(d_data, rows, n, Ws, bs, work, norm=norm)
-            self._loss_and_delta(d_data, rows, n, P, work, hyper, d_theta, sums)
-            self._backward(d_data, rows, n, Ws, gWs, gbs, work, norm=norm)
-            self._finish(d_theta, d_grad, sums, hyper)
+            norm = self.norm_context(d_theta, d_grad, hyper, train=False)
+            P = self.forward(d_data, rows, n, Ws, bs, work, norm=norm)
+            self.loss_and_delta(d_data, rows, n, P, work, hyper, d_theta, sums)
+            self.backward(d_data, rows, n, Ws, gWs, gbs, work, norm=norm)
+            self.finish_gradient(d_theta, d_grad, sums, hyper)
             host = sums.copy_to_host()
             d_grad.copy_to_host(grad)
             return _batch_loss(host, hyper, self.codes[2], int(self.layout.units[-1]))
 
         return loss_grad
 
-    def predict(self, data, theta, limited=False):
-        """Output-layer activations for every row of ``data``, computed on the GPU."""
+    def predict(self, data, theta, limited=False, return_finite=False):
+        """Output-layer activations for every row of ``data``, computed on the GPU.
+
+        With ``return_finite``, also whether every value of X is finite (a
+        host-side sum, as :meth:`fastbp.backends.cpu.CPUBackend.predict` reports it).
+        """
         cuda = self.cuda
         n = data[4].shape[0]
         out = np.empty((n, int(self.layout.units[-1])), dtype=self.dtype)
-        if n == 0:
-            return out
-        d_data = self.to_device(data)
-        d_theta = cuda.to_device(self.predict_theta(theta))
-        return self._predict_device(d_data, d_theta, out)
+        if n:
+            d_data = self.to_device(data)
+            d_theta = cuda.to_device(self.predict_theta(theta))
+            out = self.predict_device(d_data, d_theta, out)
+        if return_finite:
+            values = data[1] if data[3].shape[0] else data[0]
+            with np.errstate(over="ignore", invalid="ignore"):
+                return out, bool(np.isfinite(values.sum(dtype=np.float64)))
+        return out
 
-    def _predict_device(self, d_data, d_theta, out):
+    def predict_device(self, d_data, d_theta, out):
         cuda = self.cuda
         n = out.shape[0]
         chunk = min(n, _config.CUDA_PREDICT_CHUNK)
         work = self.workspace(chunk)
-        Ws, bs = self._views(d_theta)
+        Ws, bs = self.views(d_theta)
         all_rows = cuda.to_device(np.arange(n, dtype=np.int64))
         for start in range(0, n, chunk):
             stop = min(start + chunk, n)
-            P = self._forward(d_data, all_rows[start:stop], stop - start, Ws, bs, work)
+            P = self.forward(d_data, all_rows[start:stop], stop - start, Ws, bs, work)
             out[start:stop] = P.copy_to_host()
         return out
 
@@ -380,8 +391,8 @@ class CUDASession:
         n = data[4].shape[0]
         self.n_batches = -(-n // batch_size)
         self.d_sums = cuda.device_array((self.n_batches, 5), dtype=np.float64)
-        self.Ws, self.bs = backend._views(self.d_theta)
-        self.gWs, self.gbs = backend._views(self.d_grad)
+        self.Ws, self.bs = backend.views(self.d_theta)
+        self.gWs, self.gbs = backend.views(self.d_grad)
         backend.upload_norm_stats()
 
     def epoch(self, order, rng_state, hyper):
@@ -399,10 +410,10 @@ class CUDASession:
         batch_w = np.add.reduceat(self.sw[order], starts)  # which batches carry weight
         dt = be.dtype.type
         n_params = self.d_theta.shape[0]
-        alpha, l1, max_norm = be._penalties(hyper)
+        alpha, l1, max_norm = be.penalties(hyper)
         solver = int(hyper[O.H_SOLVER])
         n_coef = be.layout.n_coef
-        norm = be._norm(self.d_theta, self.d_grad, hyper, train=True)
+        norm = be.norm_context(self.d_theta, self.d_grad, hyper, train=True)
         for b, start in enumerate(starts):
             stop = min(start + bs, n)
             m = stop - start
@@ -410,12 +421,12 @@ class CUDASession:
             sums = self.d_sums[b]
             be.step = int(self.opt.counters[1])  # dropout masks of this mini-batch
             self.opt.counters[1] += 1
-            P = be._forward(self.d_data, rows, m, self.Ws, self.bs, self.work, train=True, norm=norm)
-            be._loss_and_delta(self.d_data, rows, m, P, self.work, hyper, self.d_theta, sums)
+            P = be.forward(self.d_data, rows, m, self.Ws, self.bs, self.work, train=True, norm=norm)
+            be.loss_and_delta(self.d_data, rows, m, P, self.work, hyper, self.d_theta, sums)
             if batch_w[b] <= 0.0:
                 continue
-            be._backward(self.d_data, rows, m, self.Ws, self.gWs, self.gbs, self.work, norm=norm)
-            be._grad_norm(self.d_theta, self.d_grad, sums, hyper)
+            be.backward(self.d_data, rows, m, self.Ws, self.gWs, self.gbs, self.work, norm=norm)
+            be.grad_norm(self.d_theta, self.d_grad, sums, hyper)
             if solver == O.SGD:
                 c = [hyper[O.H_LR], hyper[O.H_MOMENTUM], hyper[O.H_NESTEROV], 0.0, 0.0]
             elif solver == O.RMSPROP:
@@ -469,7 +480,7 @@ class CUDASession:
         if self.backend.layout.batch_norm:  # fold the running statistics in, on the host (small)
             self.backend.fetch_norm_stats()
             d_theta = self.backend.cuda.to_device(self.backend.predict_theta(self.d_theta.copy_to_host()))
-        return self.backend._predict_device(self._uploaded[1], d_theta, out)
+        return self.backend.predict_device(self._uploaded[1], d_theta, out)
 
     def finish(self):
         """Copy the parameters and optimizer state back to the host; returns the parameters."""

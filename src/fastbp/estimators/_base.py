@@ -23,15 +23,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fastbp import optim as O
-from fastbp.backends.cpu import CPUBackend, as_kernel_data
+from fastbp.backends import evaluation_loss, kernel_data, make_backend, require_device
 from fastbp.estimators import _params
 from fastbp.estimators._callbacks import Progress, check_callbacks
-from fastbp.estimators._validation import check_sample_weight, refuse_non_numeric, sum_is_finite
-from fastbp.kernels.cpu.losses import mean_loss
-from fastbp.nn.activations import ACTIVATION_CODES, OUTPUT_CODES
+from fastbp.estimators._monitor import Monitor
+from fastbp.estimators._validation import check_sample_weight, refuse_non_numeric
 from fastbp.nn.init import glorot_uniform
 from fastbp.nn.layout import Layout
 from fastbp.nn.losses import LOSS_CODES
+from fastbp.nn.spec import network_spec
 from fastbp.optim.schedules import epoch_factor
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam", "adamw", "rmsprop")
@@ -42,15 +42,6 @@ def _loss_name(out_activation, loss):
     if out_activation == "logistic":
         return "binary_log_loss"
     return loss
-
-
-def evaluation_loss(output, Y, sample_weight, loss_code, hyper):
-    """Mean loss of network outputs against targets, without penalties (compiled loss kernel)."""
-    n = output.shape[0]
-    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    P = np.ascontiguousarray(output, dtype=np.float64)
-    Y = np.ascontiguousarray(Y, dtype=np.float64).reshape(n, -1)
-    return float(mean_loss(P, Y, sw, loss_code, np.finfo(output.dtype).eps, hyper[O.H_LOSS_PARAM]))
 
 
 def stochastic_only(est):
@@ -125,29 +116,21 @@ class BaseBackprop(BaseEstimator):
     def _loss_code(self):
         return LOSS_CODES[_loss_name(self.out_activation_, self._loss)]
 
-    def _network(self, layout, dtype, training=True, dropout=None, seed=0, norm_stats=None):
-        """Backend for a network of ``layout`` in ``dtype`` on the requested device.
+    def _backend(self, layout, X, dtype, training=True, dropout=None, seed=0, norm_stats=None):
+        """Backend (:func:`fastbp.backends.make_backend`) for a network of ``layout`` in ``dtype``
+        on the requested device, with the :class:`~fastbp.nn.spec.NetworkSpec` of this fit.
 
         For training, ``device='cuda'`` without a usable GPU raises a
         ``RuntimeError``; for prediction it falls back to the CPU, so a model
         trained on a GPU predicts on any machine.
         """
-        codes = (
-            ACTIVATION_CODES[self.activation],
-            OUTPUT_CODES[self.out_activation_],
-            LOSS_CODES[_loss_name(self.out_activation_, self._loss)],
+        spec = network_spec(
+            layout, self.activation, self.out_activation_, _loss_name(self.out_activation_, self._loss), dtype,
+            sparse=sp.issparse(X), dropout=dropout or (), clipping=training and bool(self.max_grad_norm),
         )
-        device = getattr(self, "device", "cpu")
-        norm_eps = getattr(self, "batch_norm_epsilon", 1e-5)  # models pickled before it existed
-        if device != "cpu":
-            from fastbp.backends import cuda
-
-            if (device == "cuda" and training) or cuda.cuda_available():
-                return cuda.CUDABackend(
-                    layout, codes, dtype, dropout=dropout, seed=seed, norm_stats=norm_stats, norm_eps=norm_eps
-                )
-        return CPUBackend(
-            layout, codes, dtype, dropout=dropout, seed=seed, norm_stats=norm_stats, norm_eps=norm_eps
+        return make_backend(
+            spec, device=getattr(self, "device", "cpu"), training=training, seed=seed, norm_stats=norm_stats,
+            norm_eps=getattr(self, "batch_norm_epsilon", 1e-5),  # models pickled before it existed
         )
 
     def _initialize(self, y, layer_units, dtype, random_state):
@@ -194,10 +177,7 @@ class BaseBackprop(BaseEstimator):
             raise ValueError("X_val / y_val need a stochastic solver; solver='lbfgs' has no epochs to validate.")
         if self.solver == "lbfgs" and np.any(np.asarray(self.dropout) > 0):
             raise ValueError("dropout needs a stochastic solver: with solver='lbfgs' the objective must be deterministic.")
-        if self.device == "cuda":  # fail before touching any fitted state
-            from fastbp.backends.cuda import require_cuda
-
-            require_cuda()
+        require_device(self.device)  # fail before touching any fitted state
         hidden = _params.hidden_layer_sizes(self.hidden_layer_sizes)
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
 
@@ -230,7 +210,7 @@ class BaseBackprop(BaseEstimator):
         # The dropout seed is drawn only when dropout is on, so the default draws stay sklearn's.
         seed = int(random_state.randint(2**31 - 1)) if any(rates) else 0
         stats = self._norm_stats()
-        backend = self._network(layout, dtype, dropout=rates, seed=seed, norm_stats=stats)
+        backend = self._backend(layout, X, dtype, dropout=rates, seed=seed, norm_stats=stats)
         theta = self._pack(layout, dtype)
 
         with backend.limits():
@@ -268,27 +248,13 @@ class BaseBackprop(BaseEstimator):
         return stats
 
     def _hyper(self, dtype, learning_rate):
-        """The float64 hyperparameter vector the kernels read."""
-        hyper = np.zeros(O.N_HYPER)
-        hyper[O.H_SOLVER] = O.SOLVER_CODES.get(self.solver, O.SGD)
-        hyper[O.H_LR] = learning_rate
-        hyper[O.H_MOMENTUM] = self.momentum
-        hyper[O.H_NESTEROV] = float(self.nesterovs_momentum)
-        hyper[O.H_BETA1] = self.beta_1
-        hyper[O.H_BETA2] = self.beta_2
-        hyper[O.H_EPSILON] = self.epsilon
-        hyper[O.H_ALPHA] = self.alpha
-        hyper[O.H_CLIP_EPS] = np.finfo(dtype).eps
-        hyper[O.H_OUT_SCALE] = 1.0
-        hyper[O.H_LOSS_PARAM] = self._loss_param()
-        hyper[O.H_L1] = self.l1
-        hyper[O.H_MAX_NORM] = self.max_grad_norm or 0.0
-        hyper[O.H_BN_MOMENTUM] = self.batch_norm_momentum
-        hyper[O.H_BN_EPSILON] = self.batch_norm_epsilon
-        if self.solver == "adamw":  # decoupled: the decay acts on the step, not in the gradient
-            hyper[O.H_DECAY] = self.alpha
-            hyper[O.H_ALPHA] = 0.0
-        return hyper
+        """The float64 hyperparameter vector the kernels read (:func:`fastbp.optim.make_hyper`)."""
+        return O.make_hyper(
+            dtype, solver=self.solver, learning_rate=learning_rate, momentum=self.momentum,
+            nesterov=self.nesterovs_momentum, beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
+            alpha=self.alpha, loss_param=self._loss_param(), l1=self.l1, max_grad_norm=self.max_grad_norm,
+            batch_norm_momentum=self.batch_norm_momentum, batch_norm_epsilon=self.batch_norm_epsilon,
+        )
 
     def _fit_lbfgs(self, backend, theta, X, y, sample_weight):
         """Minimise the full-batch loss with SciPy's L-BFGS-B, loss and gradient compiled.
@@ -298,7 +264,7 @@ class BaseBackprop(BaseEstimator):
         too large, its issue #8349).
         """
         dtype = theta.dtype
-        data = as_kernel_data(X, self._train_targets(y), sample_weight, dtype)
+        data = kernel_data(X, self._train_targets(y), sample_weight, dtype)
         evaluate = backend.full_batch(data)
         grad = np.empty_like(theta)
         hyper = self._hyper(dtype, self.learning_rate_init)
@@ -335,8 +301,7 @@ class BaseBackprop(BaseEstimator):
         theta[:] = result.x
         if backend.norm_stats is not None:  # predict with the statistics of the whole training set
             evaluate(theta, grad, hyper)
-            backend.fetch_norm_stats()
-            backend.norm_stats[0:2] = backend.norm_stats[2:4]
+            backend.use_batch_statistics()
 
     def _validation_split(self, X, y, sample_weight, random_state):
         """Hold out ``validation_fraction`` of the data exactly as scikit-learn does."""
@@ -403,9 +368,8 @@ class BaseBackprop(BaseEstimator):
                 stacklevel=4,
             )
 
-        session = backend.session(as_kernel_data(X, self._train_targets(y), sample_weight, dtype), theta, opt, batch_size)
-        restore = early_stopping or self.restore_best_weights
-        best, best_value = (session.snapshot() if restore else None), -np.inf
+        session = backend.session(kernel_data(X, self._train_targets(y), sample_weight, dtype), theta, opt, batch_size)
+        monitor = Monitor(self, session, validation is not None, early_stopping or self.restore_best_weights)
         order = np.arange(n_samples, dtype=np.int64)
         hyper = self._hyper(dtype, opt.learning_rate)
         callbacks = check_callbacks(self.callbacks)
@@ -444,30 +408,15 @@ class BaseBackprop(BaseEstimator):
                 if validation is not None:
                     output = session.predict(val_data)
                     logs.update(self._validate_epoch(output, y_val, sw_val, Y_val, hyper))
-                if early_stopping:
-                    value = self._monitored(logs)
-                    self._count_progress(value, self.best_validation_score_ if self.early_stopping_metric == "score"
-                                         else self._best_monitored)
-                    self.best_validation_score_ = max(self.best_validation_score_, logs["validation_score"])
-                else:
-                    value = self._monitored(logs) if validation is not None else -self.loss_
-                    self._track_training_loss()
-                self._best_monitored = max(getattr(self, "_best_monitored", -np.inf), value)
-                if restore and value > best_value:
-                    best, best_value = session.snapshot(), value
+                monitor.record(self, logs)
                 opt.end_of_epoch(self.learning_rate, self.learning_rate_init, self.power_t, self.t_)
                 if progress is not None:
                     progress.update(logs)
                 stop = any([bool(cb.on_epoch_end(self, epoch, logs)) for cb in callbacks])
-
-                if self._no_improvement_count > self.n_iter_no_change:
-                    what = "Validation score" if early_stopping else "Training loss"
-                    msg = "%s did not improve more than tol=%f for %d consecutive epochs." % (
-                        what, self.tol, self.n_iter_no_change,
-                    )
-                    if opt.on_plateau(self.learning_rate, msg, self.verbose):
+                if monitor.stalled():
+                    if opt.on_plateau(self.learning_rate, monitor.message(), self.verbose):
                         break
-                    self._no_improvement_count = 0
+                    monitor.reset(self)
                 if stop or incremental:
                     break
                 if self.n_iter_ == self.max_iter:
@@ -485,8 +434,7 @@ class BaseBackprop(BaseEstimator):
             if progress is not None:
                 progress.close()
 
-        if restore:
-            session.restore(best)
+        monitor.restore_best()
         return session.finish()
 
     def _dropout_rates(self, n_hidden):
@@ -503,7 +451,7 @@ class BaseBackprop(BaseEstimator):
         """Kernel data, labels, weights and binarised targets of the validation set."""
         X_val, y_val, sw_val = validation
         Y_val = self._binarized_targets(y_val)
-        return as_kernel_data(X_val, dtype=dtype), y_val, sw_val, Y_val
+        return kernel_data(X_val, dtype=dtype), y_val, sw_val, Y_val
 
     def _validate_epoch(self, output, y_val, sw_val, Y_val, hyper):
         """Score and loss of the held-out set for this epoch; appended to the curves."""
@@ -517,28 +465,6 @@ class BaseBackprop(BaseEstimator):
         if self.verbose:
             print("Validation score: %f" % score)
         return {"validation_score": score, "validation_loss": loss}
-
-    def _monitored(self, logs):
-        """The validation quantity early stopping watches, higher is better."""
-        if self.early_stopping_metric == "loss":
-            return -logs["validation_loss"]
-        return logs["validation_score"]
-
-    def _count_progress(self, value, best):
-        """Count epochs whose monitored value did not beat the best by ``tol``."""
-        if not value >= best + self.tol:  # NaN counts as no progress
-            self._no_improvement_count += 1
-        else:
-            self._no_improvement_count = 0
-
-    def _track_training_loss(self):
-        """Count epochs without a training-loss improvement larger than ``tol``."""
-        if self.loss_curve_[-1] > self.best_loss_ - self.tol:
-            self._no_improvement_count += 1
-        else:
-            self._no_improvement_count = 0
-        if self.loss_curve_[-1] < self.best_loss_:
-            self.best_loss_ = self.loss_curve_[-1]
 
     # ---------------------------------------------------------------- predict
     def _layer_units(self):
@@ -584,18 +510,19 @@ class BaseBackprop(BaseEstimator):
             dtype = np.float64
         layout = _prediction_layout(tuple(self._layer_units()), hasattr(self, "batch_norm_scales_"))
         theta = self._pack(layout, dtype)
-        backend = self._network(layout, dtype, training=False, norm_stats=self._norm_stats())
+        backend = self._backend(layout, X, dtype, training=False, norm_stats=self._norm_stats())
         if sp.issparse(X) and X.dtype != dtype:
             X = X.astype(dtype)
-        data = as_kernel_data(X, dtype=dtype)
-        if check_finite and isinstance(backend, CPUBackend):
+        data = kernel_data(X, dtype=dtype)
+        if check_finite:
             out, finite = backend.predict(data, theta, return_finite=True)
         else:
-            finite = not check_finite or sum_is_finite(X)
+            finite = True
             out = backend.predict(data, theta)
         if not finite:  # NaN or infinity in X (scikit-learn's error), or finite values whose sum overflows
             validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
-        if not np.isfinite(out).all():  # finite X whose values overflow the network
+        # finite X whose values overflow the network (unchecked, as X is, under assume_finite)
+        if not get_config()["assume_finite"] and not np.isfinite(out).all():
             bad = int((~np.isfinite(out)).any(axis=1).sum())
             raise ValueError(
                 f"The network's output overflowed to infinity or NaN for {bad} of the {out.shape[0]} "

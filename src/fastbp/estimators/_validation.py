@@ -106,11 +106,3 @@ def check_sample_weight(sample_weight, X, dtype):
     if np.all(sw == 0):
         raise ValueError("Sample weights must contain at least one non-zero number.")
     return sw
-
-
-
-def sum_is_finite(X):
-    """Whether the sum of X is finite: true only if every value is (scikit-learn's
-    first test; an overflow of finite values makes it false, not an error)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return bool(np.isfinite(X.sum()))

@@ -35,6 +35,73 @@ H_BN_EPSILON = 15  # batch norm: added to the variance before its square root
 N_HYPER = 16
 
 
+def make_hyper(
+    dtype,
+    solver="adam",
+    learning_rate=0.001,
+    momentum=0.9,
+    nesterov=True,
+    beta_1=0.9,
+    beta_2=0.999,
+    epsilon=1e-8,
+    alpha=0.0001,
+    out_scale=1.0,
+    loss_param=0.0,
+    l1=0.0,
+    max_grad_norm=None,
+    batch_norm_momentum=0.1,
+    batch_norm_epsilon=1e-5,
+):
+    """The float64 hyperparameter vector the kernels read, from named values.
+
+    The one place that packs it: the estimators and the tests build it here.
+    Defaults are scikit-learn's (and fastbp's extensions off).  With
+    ``solver='adamw'`` the L2 penalty ``alpha`` becomes decoupled weight decay
+    (applied to the step, not in the gradient).
+
+    Parameters
+    ----------
+    dtype : numpy dtype
+        Working dtype (its machine epsilon clips probabilities in the log-losses).
+    solver : {'sgd', 'adam', 'adamw', 'rmsprop'}, default='adam'
+        Any other value (L-BFGS) packs as 'sgd': the full-batch kernels read no solver.
+    learning_rate, momentum, nesterov, beta_1, beta_2, epsilon, alpha : float
+        The optimizer's and the L2 penalty's parameters.
+    out_scale : float, default=1.0
+        Factor of the output delta (``1 / n_outputs`` for L-BFGS on a squared error).
+    loss_param : float, default=0.0
+        ``huber_delta`` or ``quantile_alpha``.
+    l1 : float, default=0.0
+    max_grad_norm : float or None, default=None
+    batch_norm_momentum, batch_norm_epsilon : float
+
+    Returns
+    -------
+    ndarray of float64 of shape (N_HYPER,)
+        Indexed by the ``H_*`` constants of this module.
+    """
+    hyper = np.zeros(N_HYPER)
+    hyper[H_SOLVER] = SOLVER_CODES.get(solver, SGD)
+    hyper[H_LR] = learning_rate
+    hyper[H_MOMENTUM] = momentum
+    hyper[H_NESTEROV] = float(nesterov)
+    hyper[H_BETA1] = beta_1
+    hyper[H_BETA2] = beta_2
+    hyper[H_EPSILON] = epsilon
+    hyper[H_ALPHA] = alpha
+    hyper[H_CLIP_EPS] = np.finfo(dtype).eps
+    hyper[H_OUT_SCALE] = out_scale
+    hyper[H_LOSS_PARAM] = loss_param
+    hyper[H_L1] = l1
+    hyper[H_MAX_NORM] = max_grad_norm or 0.0
+    hyper[H_BN_MOMENTUM] = batch_norm_momentum
+    hyper[H_BN_EPSILON] = batch_norm_epsilon
+    if solver == "adamw":
+        hyper[H_DECAY] = alpha
+        hyper[H_ALPHA] = 0.0
+    return hyper
+
+
 class OptimizerState:
     """What a stochastic solver carries from one epoch (or ``partial_fit``) to the next.
 

@@ -12,14 +12,14 @@ positional list:
     the CSR arrays are empty; sparse X is ``(0, n_features)`` and the CSR arrays
     hold the matrix.  ``Y`` is ``(n, n_outputs)`` in the working dtype, ``sw``
     the per-sample weights (ones when none were given).
-``net``   ``(units, w_off, b_off, codes[, dropout])``
+``net``   :class:`fastbp.kernels.cpu.dense.Net`, ``(units, w_off, b_off, codes, extensions)``
     Layer widths, offsets of weights and biases in the flat parameter buffer
     (see :mod:`fastbp.nn.layout`), ``codes = [hidden activation, output
-    activation, loss]``, and ``dropout = [seed, step, rate of each hidden
-    layer]`` (float64; rates of 0 at prediction).  The last element is there
-    only for fits that use one of fastbp's extensions to scikit-learn's MLP:
-    the kernels are compiled without the extensions' code for the shorter
-    tuple (:data:`fastbp.kernels.cpu.dense.EXTENDED_NET`).
+    activation, loss]``, and ``extensions``: None for a fit that uses none of
+    fastbp's extensions to scikit-learn's MLP (the kernels are then compiled
+    without the extensions' code), else ``[seed, step, rate of each hidden
+    layer]`` (float64; the dropout masks' seed and step, and rates of 0 at
+    prediction).
 ``work``  ``(acts, deltas, xbuf, pre)``
     Preallocated workspaces for one mini-batch: the outputs and deltas of every
     layer (flat), the gathered input rows of dense X, and the pre-activations

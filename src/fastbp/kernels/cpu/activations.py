@@ -177,7 +177,7 @@ def bias_activate_extra(Z, b, code, pre):
     Where the derivative needs it (:func:`needs_z`), the pre-activation
     :math:`Z_{ij} + b_j` is also written to ``pre`` (same shape as ``Z``).
     Kept apart so that a fit which uses none of them never compiles their
-    loops (see :data:`fastbp.kernels.cpu.dense.EXTENDED_NET`).
+    loops (see :class:`fastbp.kernels.cpu.dense.Net`).
     """
     n, m = Z.shape
     if code == act.LEAKY_RELU:

@@ -5,6 +5,8 @@ views; everything around them (gather, bias, activation, derivative, column
 sums, sparse first layer) is an explicit loop.
 """
 
+import collections
+
 import numpy as np
 
 from fastbp.kernels.cpu._jit import entry, inline, kernel
@@ -22,17 +24,18 @@ threshold = inline(dropout_math.threshold)
 row_key = inline(dropout_math.row_key)
 keep = inline(dropout_math.keep)
 
-#: Length of an *extended* ``net`` tuple, the one that carries the dropout
-#: array (``(units, w_off, b_off, codes, dropout)``).  A fit that uses none of
-#: fastbp's extensions to scikit-learn's MLP (extra activations and losses,
-#: dropout, gradient clipping, batch normalisation) passes the first four only;
-#: the kernels test ``len(net) == EXTENDED_NET`` before every extension, and
-#: Numba resolves the test while compiling (the length of a tuple argument is
-#: a constant of its type) and drops the branches that cannot run without
-#: typing or compiling them.  So the first default fit compiles a smaller tree,
-#: and a fit with an extension compiles the full one once (see
-#: :func:`fastbp.backends.cpu.make_net`).
-EXTENDED_NET = 5
+#: The network the kernels run, one named record (see :mod:`fastbp.kernels.cpu`).
+#: ``extensions`` is None for a fit that uses none of fastbp's extensions to
+#: scikit-learn's MLP (extra activations and losses, dropout, gradient
+#: clipping, batch normalisation), else a float64 array ``[seed, step, rate of
+#: each hidden layer]``.  Kernels that hold an extension's code take
+#: ``extensions`` as an argument of their own and test ``extensions is not
+#: None``: Numba resolves the test while compiling (the argument's type is
+#: ``none`` or an array) and drops the branches that cannot run without
+#: typing or compiling them, so a default fit compiles a smaller tree, and a
+#: fit with an extension compiles the full one once.  The backend builds the
+#: record from an explicit :class:`fastbp.nn.spec.NetworkSpec`.
+Net = collections.namedtuple("Net", ["units", "w_off", "b_off", "codes", "extensions"])
 
 
 @kernel
@@ -52,7 +55,7 @@ def layer_offsets(units, capacity):
 @kernel
 def weights(theta, net, l):
     """View of layer ``l``'s weight matrix ``(n_in, n_out)`` in the flat buffer."""
-    units, w_off = net[0], net[1]
+    units, w_off = net.units, net.w_off
     n_in, n_out = units[l], units[l + 1]
     return theta[w_off[l] : w_off[l] + n_in * n_out].reshape((n_in, n_out))
 
@@ -60,7 +63,7 @@ def weights(theta, net, l):
 @kernel
 def bias(theta, net, l):
     """View of layer ``l``'s bias vector in the flat buffer."""
-    units, b_off = net[0], net[2]
+    units, b_off = net.units, net.b_off
     return theta[b_off[l] : b_off[l] + units[l + 1]]
 
 
@@ -119,22 +122,22 @@ def csr_rows_tdot(data, rows, D, G):
 
 
 @kernel
-def drop_rate(net, l):
-    """Dropout rate of hidden layer ``l`` (``net[4] = [seed, step, rate_0, rate_1, ...]``)."""
-    return net[4][2 + l]
+def drop_rate(extensions, l):
+    """Dropout rate of hidden layer ``l`` (``extensions = [seed, step, rate_0, rate_1, ...]``)."""
+    return extensions[2 + l]
 
 
 @entry
-def apply_dropout(A, rows, net, l):
+def apply_dropout(A, rows, extensions, l):
     r"""Inverted dropout of hidden layer ``l``: :math:`A_{ij} \leftarrow A_{ij} m_{ij} / (1 - p)`,
     :math:`m_{ij}` = :func:`fastbp.nn.dropout.keep` of ``(seed, step, rows[i], l, j)``.
 
     The backward pass applies the same function to the layer's delta: the
     same mask and the same scale.
     """
-    rate = drop_rate(net, l)
-    seed = np.int64(net[4][0])
-    step = np.int64(net[4][1])
+    rate = drop_rate(extensions, l)
+    seed = np.int64(extensions[0])
+    step = np.int64(extensions[1])
     limit = threshold(rate)
     scale = 1.0 / (1.0 - rate)
     n, m = A.shape
@@ -145,9 +148,9 @@ def apply_dropout(A, rows, net, l):
 
 
 @kernel
-def unscale(A, net, l):
+def unscale(A, extensions, l):
     r"""Undo the dropout scale of a layer's stored output, :math:`A \leftarrow A (1 - p)`."""
-    factor = 1.0 - drop_rate(net, l)
+    factor = 1.0 - drop_rate(extensions, l)
     n, m = A.shape
     for i in range(n):
         for j in range(m):
@@ -161,7 +164,7 @@ def linear(data, rows, theta, net, work, offsets, l):
     For ``l = 0``, :math:`A_0 = X_{rows}`: dense rows are gathered into
     ``work[2]`` first, sparse rows are multiplied straight from CSR.
     """
-    units = net[0]
+    units = net.units
     acts, xbuf = work[0], work[2]
     n = rows.shape[0]
     W = weights(theta, net, l)
@@ -186,18 +189,33 @@ def activate(rows, b, net, work, offsets, l):
     last layer; where its derivative needs the pre-activation it is kept in
     ``work[3]``.
     """
-    units, codes = net[0], net[3]
+    units, codes = net.units, net.codes
     n_layers = units.shape[0] - 1
     n = rows.shape[0]
     Z = block(work[0], offsets, l + 1, n, units[l + 1])
     code = codes[1] if l == n_layers - 1 else codes[0]
     Zpre = block(work[3], offsets, l + 1, n, units[l + 1]) if needs_z(code) else Z
-    if len(net) == EXTENDED_NET and code >= act.FIRST_EXTRA:
+    activate_block(Z, b, code, Zpre, net.extensions)
+    if l < n_layers - 1:
+        drop_block(Z, rows, net.extensions, l)
+
+
+@kernel
+def activate_block(Z, b, code, Zpre, extensions):
+    """:func:`bias_activate`, or :func:`bias_activate_extra` for fastbp's extra activations
+    (compiled only where ``extensions`` is not None)."""
+    if extensions is not None and code >= act.FIRST_EXTRA:
         bias_activate_extra(Z, b, code, Zpre)
     else:
         bias_activate(Z, b, code, Zpre)
-    if len(net) == EXTENDED_NET and l < n_layers - 1 and drop_rate(net, l) > 0.0:
-        apply_dropout(Z, rows, net, l)
+
+
+@kernel
+def drop_block(A, rows, extensions, l):
+    """Inverted dropout of hidden layer ``l``'s block where its rate is not 0 (and ``extensions``
+    is not None)."""
+    if extensions is not None and drop_rate(extensions, l) > 0.0:
+        apply_dropout(A, rows, extensions, l)
 
 
 @kernel
@@ -210,7 +228,7 @@ def forward(data, rows, theta, net, work, offsets):
     layers with a rate (training only: prediction passes rates of 0).  The
     outputs land in ``work[0]`` at ``offsets`` (:func:`linear`, :func:`activate`).
     """
-    for l in range(net[0].shape[0] - 1):
+    for l in range(net.units.shape[0] - 1):
         linear(data, rows, theta, net, work, offsets, l)
         activate(rows, bias(theta, net, l), net, work, offsets, l)
 
@@ -222,7 +240,7 @@ def forward_block(X, rows, theta, net, work, offsets):
     consecutive rows of C-contiguous X, which the first product reads where
     they are (W2 ``predict_proba``: the copy was 5 M values of X per call).
     """
-    units = net[0]
+    units = net.units
     n = X.shape[0]
     for l in range(units.shape[0] - 1):
         Z = block(work[0], offsets, l + 1, n, units[l + 1])
@@ -235,7 +253,7 @@ def forward_block(X, rows, theta, net, work, offsets):
 def layer_grads(data, rows, grad, net, work, offsets, l):
     r"""Layer ``l``'s raw gradient from its delta :math:`D_l`: :math:`G_{W_l} = A_l^T D_l`,
     :math:`G_{b_l} = \sum_i D_{l,i}`."""
-    units = net[0]
+    units = net.units
     acts, deltas, xbuf = work[0], work[1], work[2]
     n = rows.shape[0]
     D = block(deltas, offsets, l + 1, n, units[l + 1])
@@ -258,7 +276,7 @@ def layer_grads(data, rows, grad, net, work, offsets, l):
 def propagate(rows, theta, net, work, offsets, l):
     r"""The delta of the layer below, :math:`D_{l-1} = (D_l W_l^T) \odot f'(A_l)` (``l >= 1``),
     through dropout where it is on."""
-    units, codes = net[0], net[3]
+    units, codes = net.units, net.codes
     acts, deltas = work[0], work[1]
     n = rows.shape[0]
     D = block(deltas, offsets, l + 1, n, units[l + 1])
@@ -266,18 +284,29 @@ def propagate(rows, theta, net, work, offsets, l):
     np.dot(D, weights(theta, net, l).T, D_prev)
     A = block(acts, offsets, l, n, units[l])
     Zpre = block(work[3], offsets, l, n, units[l]) if needs_z(codes[0]) else A
-    if len(net) == EXTENDED_NET:
-        dropped = drop_rate(net, l - 1) > 0.0
-        if dropped:  # A (scaled by dropout) is not needed any more: unscale it in place
-            unscale(A, net, l - 1)
-        if codes[0] >= act.FIRST_EXTRA:
-            multiply_grad_extra(A, Zpre, D_prev, codes[0])
-        else:
-            multiply_grad(A, Zpre, D_prev, codes[0])
+    derivative_block(A, Zpre, D_prev, codes[0], rows, net.extensions, l - 1)
+
+
+@kernel
+def derivative_block(A, Zpre, D, code, rows, extensions, k):
+    r""":math:`D \leftarrow D \odot f'` of hidden layer ``k`` (output ``A``), through its dropout mask.
+
+    Where ``extensions`` is not None: the extra activations' derivatives,
+    and with a dropout rate, ``A`` (scaled by dropout, not needed any more)
+    is unscaled in place first and ``D`` gets the forward pass's mask.
+    """
+    if extensions is not None:
+        dropped = drop_rate(extensions, k) > 0.0
         if dropped:
-            apply_dropout(D_prev, rows, net, l - 1)
+            unscale(A, extensions, k)
+        if code >= act.FIRST_EXTRA:
+            multiply_grad_extra(A, Zpre, D, code)
+        else:
+            multiply_grad(A, Zpre, D, code)
+        if dropped:
+            apply_dropout(D, rows, extensions, k)
     else:
-        multiply_grad(A, Zpre, D_prev, codes[0])
+        multiply_grad(A, Zpre, D, code)
 
 
 @kernel
@@ -289,7 +318,7 @@ def backward(data, rows, theta, grad, net, work, offsets):
     Penalties and the division by the weight sum are left to
     :mod:`fastbp.kernels.cpu.optim`.
     """
-    for l in range(net[0].shape[0] - 2, -1, -1):
+    for l in range(net.units.shape[0] - 2, -1, -1):
         layer_grads(data, rows, grad, net, work, offsets, l)
         if l > 0:
             propagate(rows, theta, net, work, offsets, l)

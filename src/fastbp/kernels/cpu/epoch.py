@@ -18,7 +18,7 @@ loop itself instead of calling :func:`block_pass` (Numba optimises and emits
 the whole training tree again at every level of calls above it, and a level
 fewer measured 2.3 s less on a cold first fit), and the extensions of
 scikit-learn's MLP are compiled only for fits that use them
-(:data:`fastbp.kernels.cpu.dense.EXTENDED_NET`).
+(:class:`fastbp.kernels.cpu.dense.Net`).
 """
 
 import numba
@@ -27,7 +27,6 @@ import numpy as np
 from fastbp import optim as O
 from fastbp.kernels.cpu._jit import entry, kernel, parallel_entry, parallel_kernel
 from fastbp.kernels.cpu.dense import (
-    EXTENDED_NET,
     backward,
     block,
     forward,
@@ -76,21 +75,29 @@ def loss_and_delta(t, data, own, sums, net, w, offsets, hyper):
 
     Expects the forward pass done on thread workspace ``w``.
     """
-    units, codes = net[0], net[3]
+    units, codes = net.units, net.codes
     n_layers = units.shape[0] - 1
     n_out = units[n_layers]
     m = own.shape[0]
     P = block(w[0], offsets, n_layers, m, n_out)
-    param = hyper[O.H_LOSS_PARAM]
     D = block(w[1], offsets, n_layers, m, n_out)
-    if len(net) == EXTENDED_NET and codes[2] >= L.ABSOLUTE_ERROR:  # fastbp's extra losses
-        loss_sum, sw_sum = weighted_loss_sum(P, data[4], own, data[5], codes[2], hyper[O.H_CLIP_EPS], param)
-        output_delta(P, data[4], own, data[5], hyper[O.H_OUT_SCALE], codes[2], param, D)
-    else:
-        loss_sum, sw_sum = canonical_loss_sum(P, data[4], own, data[5], codes[2], hyper[O.H_CLIP_EPS])
-        canonical_delta(P, data[4], own, data[5], hyper[O.H_OUT_SCALE], D)
+    loss_sum, sw_sum = output_loss_delta(P, D, data, own, codes[2], hyper, net.extensions)
     sums[t, 0] = loss_sum
     sums[t, 1] = sw_sum
+
+
+@kernel
+def output_loss_delta(P, D, data, own, code, hyper, extensions):
+    """Weighted loss sum and weight sum of the rows ``own`` (outputs ``P``), and their output
+    delta into ``D``; fastbp's extra losses only where ``extensions`` is not None."""
+    param = hyper[O.H_LOSS_PARAM]
+    if extensions is not None and code >= L.ABSOLUTE_ERROR:  # fastbp's extra losses
+        loss_sum, sw_sum = weighted_loss_sum(P, data[4], own, data[5], code, hyper[O.H_CLIP_EPS], param)
+        output_delta(P, data[4], own, data[5], hyper[O.H_OUT_SCALE], code, param, D)
+    else:
+        loss_sum, sw_sum = canonical_loss_sum(P, data[4], own, data[5], code, hyper[O.H_CLIP_EPS])
+        canonical_delta(P, data[4], own, data[5], hyper[O.H_OUT_SCALE], D)
+    return loss_sum, sw_sum
 
 
 @kernel
@@ -102,7 +109,7 @@ def thread_block(t, data, rows, theta, parts, sums, net, work, hyper):
     own = thread_rows(rows, t, parts.shape[0])
     if own.shape[0] > 0:
         w = thread_work(work, t)
-        offsets = layer_offsets(net[0], own.shape[0])
+        offsets = layer_offsets(net.units, own.shape[0])
         forward(data, own, theta, net, w, offsets)
         loss_and_delta(t, data, own, sums, net, w, offsets, hyper)
         backward(data, own, theta, parts[t], net, w, offsets)
@@ -165,9 +172,9 @@ def batch_loss_grad(data, rows, theta, grad, parts, net, work, hyper):
 @kernel
 def finish_batch(theta, grad, parts, sums, net, hyper):
     """The batch loss, and its full gradient in ``grad``, from a pass's per-thread results."""
-    units, codes = net[0], net[3]
+    units, codes = net.units, net.codes
     loss_sum, sw_sum, sq, ab = batch_totals(sums)
-    n_coef = net[2][0]
+    n_coef = net.b_off[0]
     if sw_sum == 0.0:
         grad[:] = 0.0
         return 0.0
@@ -179,19 +186,32 @@ def finish_batch(theta, grad, parts, sums, net, hyper):
 @kernel
 def train_step(theta, parts, sums, opt, net, hyper):
     """The optimizer step after a pass; returns the batch loss (0 for a batch without weight)."""
-    units, codes = net[0], net[3]
+    units, codes = net.units, net.codes
     loss_sum, sw_sum, sq, ab = batch_totals(sums)
     if sw_sum > 0.0:
-        n_coef = net[2][0]
-        inv = 1.0 / sw_sum
-        if len(net) == EXTENDED_NET and hyper[O.H_MAX_NORM] > 0.0:  # gradient clipping
-            sum_parts(parts)  # the norm is that of the summed gradient
-            inv = clip_factor(theta, parts[0], n_coef, hyper, inv)
-            update(theta, parts[:1], opt[0], hyper, opt[1], n_coef, inv)
-        else:
-            update(theta, parts, opt[0], hyper, opt[1], n_coef, inv)
+        step(theta, parts, opt, hyper, net.b_off[0], 1.0 / sw_sum, net.extensions)
         return normalised_loss(loss_sum, sw_sum, units[units.shape[0] - 1], codes[2]) + penalty(hyper, sq, ab, sw_sum)
     return 0.0
+
+
+@kernel
+def step(theta, parts, opt, hyper, n_coef, inv, extensions):
+    """The optimizer update from the per-thread gradients, scaled by ``inv``; with gradient
+    clipping (only where ``extensions`` is not None) the summed gradient's norm is clipped."""
+    if extensions is not None and hyper[O.H_MAX_NORM] > 0.0:
+        sum_parts(parts)  # the norm is that of the summed gradient
+        inv = clip_factor(theta, parts[0], n_coef, hyper, inv)
+        update(theta, parts[:1], opt[0], hyper, opt[1], n_coef, inv)
+    else:
+        update(theta, parts, opt[0], hyper, opt[1], n_coef, inv)
+
+
+@kernel
+def set_dropout_step(extensions, step):
+    """Make ``step`` the mini-batch step the dropout masks are drawn for (where ``extensions``
+    is not None)."""
+    if extensions is not None:
+        extensions[1] = step
 
 
 @kernel
@@ -243,8 +263,7 @@ def run_epoch(data, order, rng_state, theta, parts, opt, net, work, hyper, batch
     accumulated = 0.0
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
-        if len(net) == EXTENDED_NET:
-            net[4][1] = opt[1][1]  # dropout masks are drawn for this mini-batch step
+        set_dropout_step(net.extensions, opt[1][1])
         opt[1][1] += 1
         rows = order[start:stop]
         for t in numba.prange(parts.shape[0]):  # block_pass, inlined: one level of calls fewer to compile
@@ -258,7 +277,7 @@ def predict_thread(t, data, rows, theta, net, work, out, sums):
     """Thread slot ``t``'s share of :func:`predict`: chunks ``t, t + T, t + 2T, ...``,
     and the sum of the dense input values it read into ``sums[t]`` (row sums in
     X's dtype, which vectorise; their total in float64)."""
-    units = net[0]
+    units = net.units
     n_layers = units.shape[0] - 1
     n_out = units[n_layers]
     n = out.shape[0]

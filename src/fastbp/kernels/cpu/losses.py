@@ -57,7 +57,7 @@ def element_delta(y, p, code, param):
 def canonical_loss_sum(P, Y, rows, sw, code, eps):
     """:func:`weighted_loss_sum` for the canonical losses only: the training kernels of a
     fit without extensions compile this, not the other losses (see
-    :data:`fastbp.kernels.cpu.dense.EXTENDED_NET`); :func:`weighted_loss_sum` hands it
+    :class:`fastbp.kernels.cpu.dense.Net`); :func:`weighted_loss_sum` hands it
     the canonical codes."""
     n, m = P.shape
     total = 0.0

@@ -29,7 +29,6 @@ import numpy as np
 from fastbp import optim as O
 from fastbp.kernels.cpu._jit import entry, inline, kernel, parallel_kernel
 from fastbp.kernels.cpu.dense import (
-    EXTENDED_NET,
     activate,
     block,
     layer_grads,
@@ -44,6 +43,7 @@ from fastbp.kernels.cpu.epoch import (
     loss_and_delta,
     thread_rows,
     thread_work,
+    set_dropout_step,
     train_step,
 )
 from fastbp.kernels.cpu.optim import thread_norms
@@ -77,13 +77,13 @@ def first_unit(units, l):
 @kernel
 def is_normalised(net, l):
     """True for hidden layers (every one is normalised in this pass)."""
-    return l < net[0].shape[0] - 2
+    return l < net.units.shape[0] - 2
 
 
 @kernel
 def stage_thread(stage, l, t, data, rows, theta, parts, sums, net, work, norm, hyper):
     """Thread ``t``'s share of ``stage`` for layer ``l`` (see the module docstring)."""
-    units = net[0]
+    units = net.units
     g_off, stats, col, xhat = norm
     n_threads = parts.shape[0]
     own = thread_rows(rows, t, n_threads)
@@ -111,7 +111,7 @@ def stage_thread(stage, l, t, data, rows, theta, parts, sums, net, work, norm, h
                 for j in range(width):
                     col[t, j] += wi * Z[i, j]
         else:
-            activate(own, theta[net[2][l] : net[2][l] + width], net, w, offsets, l)
+            activate(own, theta[net.b_off[l] : net.b_off[l] + width], net, w, offsets, l)
     elif stage == VARIANCE:
         Z = block(w[0], offsets, l + 1, m, width)
         for j in range(width):
@@ -140,7 +140,7 @@ def stage_thread(stage, l, t, data, rows, theta, parts, sums, net, work, norm, h
     elif stage == GRADS:
         layer_grads(data, own, parts[t], net, w, offsets, l)
         if is_normalised(net, l):  # the shift replaces the bias: its gradient is 0
-            parts[t, net[2][l] : net[2][l] + width] = 0.0
+            parts[t, net.b_off[l] : net.b_off[l] + width] = 0.0
         if l > 0:
             propagate(own, theta, net, w, offsets, l)
             k = l - 1  # the layer below is hidden, hence normalised: sums of g and g * xhat
@@ -196,7 +196,7 @@ def normed_pass(data, rows, theta, parts, sums, net, work, norm, hyper, train):
     batch statistics in ``norm[1]`` and, when ``train``, updated running
     statistics (momentum ``hyper[H_BN_MOMENTUM]``).
     """
-    units = net[0]
+    units = net.units
     g_off, stats, col = norm[0], norm[1], norm[2]
     n_layers = units.shape[0] - 1
     n = rows.shape[0]
@@ -265,8 +265,7 @@ def run_epoch_normed(data, order, rng_state, theta, parts, opt, net, work, norm,
     accumulated = 0.0
     for start in range(0, n, batch_size):
         stop = min(start + batch_size, n)
-        if len(net) == EXTENDED_NET:  # always, in practice: batch normalisation is an extension
-            net[4][1] = opt[1][1]  # dropout masks are drawn for this mini-batch step
+        set_dropout_step(net.extensions, opt[1][1])
         opt[1][1] += 1
         normed_pass(data, order[start:stop], theta, parts, sums, net, work, norm, hyper, np.bool_(True))
         accumulated += train_step(theta, parts, sums, opt, net, hyper) * (stop - start)

@@ -39,7 +39,7 @@ def constants(theta, values):
 @kernel
 def thread_norms(t, theta, net, sums):
     r"""Thread ``t``'s share of :math:`\sum_k \theta_k^2` and :math:`\sum_k |\theta_k|` over
-    the weights (the first ``net[2][0]`` entries of ``theta``), in float64, into ``sums[t, 2:4]``.
+    the weights (the first ``net.b_off[0]`` entries of ``theta``), in float64, into ``sums[t, 2:4]``.
 
     Each thread of a pass sums its own block of the weights inside the pass's
     parallel region, so the penalty's norms cost no parallel region (nor
@@ -49,7 +49,7 @@ def thread_norms(t, theta, net, sums):
     longer vectorised, 13 -> 28 us per W4 step on one thread.)
     """
     n_threads = sums.shape[0]
-    n_coef = net[2][0]
+    n_coef = net.b_off[0]
     part = theta[t * n_coef // n_threads : (t + 1) * n_coef // n_threads]
     sq = 0.0
     ab = 0.0

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent.parent))  # tests/helpers.py
+sys.path.insert(0, str(pathlib.Path(__file__).parents[2]))  # tests/helpers.py
 
 import fastbp._config as config
 
@@ -29,5 +29,5 @@ def pytest_collection_modifyitems(config, items):
         return
     skip = pytest.mark.skip(reason="no CUDA GPU; run with NUMBA_ENABLE_CUDASIM=1 to use the simulator")
     for item in items:
-        if "tests/cuda" in str(item.fspath):
+        if "tests/kernels/cuda" in str(item.fspath):
             item.add_marker(skip)

@@ -1,8 +1,7 @@
-"""Features scikit-learn declined (issue 5): each one tested here on the CPU; CUDA twins in tests/cuda."""
+"""Features scikit-learn declined: each one tested here on the CPU; CUDA twins in tests/kernels/cuda."""
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
 from fastbp import BackpropClassifier, BackpropRegressor
@@ -15,9 +14,9 @@ NEW_ACTIVATIONS = ["leaky_relu", "elu", "gelu", "silu", "softplus"]
 
 
 @pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return (X / 16.0)[:500], y[:500]
+def digits(digits_all):
+    X, y = digits_all
+    return X[:500], y[:500]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -245,10 +244,12 @@ def test_dropout_preserves_the_expected_activation():
     from fastbp.backends.cpu import CPUBackend
     from fastbp.kernels.cpu.dense import apply_dropout
     from fastbp.nn.layout import Layout
+    from fastbp.nn.spec import network_spec
 
-    backend = CPUBackend(Layout([3, 400, 1]), (3, 0, 0), np.float64, dropout=[0.3], seed=7)
+    spec = network_spec(Layout([3, 400, 1]), "relu", "identity", "squared_error", np.float64, dropout=[0.3])
+    backend = CPUBackend(spec, seed=7)
     A = np.ones((500, 400))
-    apply_dropout(A, np.arange(500, dtype=np.int64), backend.net, 0)
+    apply_dropout(A, np.arange(500, dtype=np.int64), backend.net.extensions, 0)
     assert abs((A == 0).mean() - 0.3) < 0.01
     assert abs(A.mean() - 1.0) < 0.01  # inverted dropout: E[mask / (1 - p)] = 1
     assert np.allclose(A[A != 0], 1 / 0.7)

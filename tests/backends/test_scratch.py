@@ -10,15 +10,15 @@ from fastbp import BackpropClassifier, BackpropRegressor
 from fastbp.backends import cpu
 from fastbp.backends.cpu import PREDICT_SCRATCH, ScratchPool
 
+import reference
+
 
 def numpy_forward(model, X):
-    """The fitted network's output activations, in NumPy (ReLU hidden layers)."""
-    A = np.asarray(X, dtype=np.float64)
-    for i, (W, b) in enumerate(zip(model.coefs_, model.intercepts_)):
-        A = A @ W.astype(np.float64) + b
-        if i < len(model.coefs_) - 1:
-            A = np.maximum(A, 0.0)
-    return A
+    """The fitted network's output layer before its output activation, from the NumPy oracle
+    (ReLU hidden layers)."""
+    coefs = [c.astype(np.float64) for c in model.coefs_]
+    intercepts = [b.astype(np.float64) for b in model.intercepts_]
+    return reference.forward(np.asarray(X, dtype=np.float64), coefs, intercepts, "relu", "identity")[-1]
 
 
 def test_borrow_reuses_a_returned_buffer():

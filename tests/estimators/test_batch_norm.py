@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
-from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
 from fastbp import BackpropClassifier, BackpropRegressor
@@ -73,14 +72,9 @@ def test_sparse_input_gives_the_dense_gradient():
     np.testing.assert_allclose(sparse[1], dense[1], rtol=1e-10, atol=1e-14)
 
 
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return X / 16.0, y
-
-
-def test_lbfgs_predicts_with_the_statistics_of_the_training_set():
+def test_lbfgs_predicts_with_the_statistics_of_the_training_set(digits_all):
     """After L-BFGS the running statistics are the full training set's: predict equals the training-mode network."""
-    X, y = digits()
+    X, y = digits_all
     X, y = X[:300], y[:300]
     clf = BackpropClassifier((20, 12), solver="lbfgs", batch_norm=True, max_iter=15, random_state=0)
     with pytest.warns(Warning):
@@ -145,10 +139,10 @@ def test_a_batch_of_one_row_leaves_the_running_statistics_alone():
     assert np.isfinite(reg.predict(X)).all()
 
 
-def test_prediction_statistics_approach_those_of_the_training_data():
+def test_prediction_statistics_approach_those_of_the_training_data(digits_all):
     """Statistical check, train vs predict: after training, the running statistics
     the model predicts with are close to the hidden pre-activations' statistics on the training data."""
-    X, y = digits()
+    X, y = digits_all
     clf = BackpropClassifier((32,), batch_norm=True, max_iter=15, random_state=0, batch_size=64)
     with pytest.warns(Warning):
         clf.fit(X, y)
@@ -164,8 +158,8 @@ def test_prediction_statistics_approach_those_of_the_training_data():
     assert 0.8 < np.median(xhat.var(axis=0)[active]) < 1.25
 
 
-def test_prediction_of_a_row_does_not_depend_on_its_batch():
-    X, y = digits()
+def test_prediction_of_a_row_does_not_depend_on_its_batch(digits_all):
+    X, y = digits_all
     clf = BackpropClassifier((16, 8), batch_norm=True, max_iter=3, random_state=0)
     with pytest.warns(Warning):
         clf.fit(X[:400], y[:400])
@@ -174,8 +168,8 @@ def test_prediction_of_a_row_does_not_depend_on_its_batch():
     np.testing.assert_allclose(alone, together[::7], rtol=1e-12, atol=1e-15)
 
 
-def test_batch_norm_trains_reproducibly_and_changes_the_model():
-    X, y = digits()
+def test_batch_norm_trains_reproducibly_and_changes_the_model(digits_all):
+    X, y = digits_all
     kwargs = dict(hidden_layer_sizes=(24,), max_iter=4, random_state=3)
     with pytest.warns(Warning):
         a = BackpropClassifier(batch_norm=True, **kwargs).fit(X, y)
@@ -190,8 +184,8 @@ def test_batch_norm_trains_reproducibly_and_changes_the_model():
     assert a.loss_curve_[-1] < plain.loss_curve_[-1]
 
 
-def test_float32_stays_float32():
-    X, y = digits()
+def test_float32_stays_float32(digits_all):
+    X, y = digits_all
     with pytest.warns(Warning):
         clf = BackpropClassifier((16,), batch_norm=True, max_iter=2, random_state=0).fit(X.astype(np.float32), y)
     assert clf.coefs_[0].dtype == np.float32
@@ -199,8 +193,8 @@ def test_float32_stays_float32():
     assert clf.predict_proba(X.astype(np.float32)).dtype == np.float32
 
 
-def test_partial_fit_warm_start_pickle_and_clone():
-    X, y = digits()
+def test_partial_fit_warm_start_pickle_and_clone(digits_all):
+    X, y = digits_all
     clf = BackpropClassifier((16,), batch_norm=True, random_state=0)
     clf.partial_fit(X, y, classes=np.unique(y))
     first = [m.copy() for m in clf.batch_norm_means_]
@@ -216,8 +210,8 @@ def test_partial_fit_warm_start_pickle_and_clone():
         warm.fit(X, y)
 
 
-def test_refit_without_batch_norm_drops_its_attributes():
-    X, y = digits()
+def test_refit_without_batch_norm_drops_its_attributes(digits_all):
+    X, y = digits_all
     clf = BackpropClassifier((8,), batch_norm=True, max_iter=1, random_state=0)
     with pytest.warns(Warning):
         clf.fit(X, y)
@@ -225,8 +219,8 @@ def test_refit_without_batch_norm_drops_its_attributes():
     assert not hasattr(clf, "batch_norm_means_")
 
 
-def test_restore_best_weights_restores_the_running_statistics_too():
-    X, y = digits()
+def test_restore_best_weights_restores_the_running_statistics_too(digits_all):
+    X, y = digits_all
     X_train, y_train, X_val, y_val = X[:1200], y[:1200], X[1200:], y[1200:]
     kwargs = dict(hidden_layer_sizes=(16,), batch_norm=True, random_state=0, learning_rate_init=0.05,
                   early_stopping_metric="loss")
@@ -242,14 +236,14 @@ def test_restore_best_weights_restores_the_running_statistics_too():
 
 
 @pytest.mark.parametrize("name,value", [("batch_norm", 1), ("batch_norm_momentum", 1.5), ("batch_norm_epsilon", 0.0)])
-def test_bad_batch_norm_parameters_are_named(name, value):
-    X, y = digits()
+def test_bad_batch_norm_parameters_are_named(name, value, digits_all):
+    X, y = digits_all
     with pytest.raises(ValueError, match=name):
         BackpropClassifier(**{name: value}).fit(X[:20], y[:20])
 
 
-def test_no_hidden_layer_means_nothing_to_normalise():
-    X, y = digits()
+def test_no_hidden_layer_means_nothing_to_normalise(digits_all):
+    X, y = digits_all
     with pytest.warns(Warning):
         clf = BackpropClassifier((), batch_norm=True, max_iter=2, random_state=0).fit(X, y)
         ref = BackpropClassifier((), max_iter=2, random_state=0).fit(X, y)

@@ -1,4 +1,4 @@
-"""The ``device`` parameter on a machine without a GPU (the CUDA kernels themselves: tests/cuda)."""
+"""The ``device`` parameter on a machine without a GPU (the CUDA kernels themselves: tests/kernels/cuda)."""
 
 import subprocess
 import sys

@@ -11,7 +11,7 @@ import copy
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
-from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from sklearn.exceptions import NotFittedError
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import LabelBinarizer, StandardScaler
 

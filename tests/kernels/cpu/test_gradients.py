@@ -104,7 +104,7 @@ def test_sgd_step_for_any_thread_count(n_threads, clip):
     from fastbp.backends.cpu import thread_limits
 
     X, y, sw = make_problem("onehot", n=29, n_features=60)
-    net = Net([60, 80, 3], "tanh", "softmax", "log_loss", np.float64, n_threads=n_threads)
+    net = Net([60, 80, 3], "tanh", "softmax", "log_loss", np.float64, n_threads=n_threads, clipping=bool(clip))
     # More blocks of rows than this machine may have threads: prange runs them all anyway.
     net.backend.limits = lambda: thread_limits(min(n_threads, numba.config.NUMBA_NUM_THREADS))
     coefs, intercepts = net.layout.unpack(net.theta)

@@ -14,9 +14,9 @@ from fastbp import BackpropClassifier, BackpropRegressor
 from fastbp import optim as O
 from fastbp._config import TEST_RTOL
 from fastbp.backends.cpu import CPUBackend, as_kernel_data
-from fastbp.nn.activations import ACTIVATION_CODES, OUTPUT_CODES
+from fastbp.nn.activations import ACTIVATION_CODES
 from fastbp.nn.layout import Layout
-from fastbp.nn.losses import LOSS_CODES
+from fastbp.nn.spec import network_spec
 from helpers import LOSS_PAIRS, LOSS_PARAM
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -39,12 +39,7 @@ def problem(kind, dtype, n=9, n_features=3, n_outputs=2, seed=0):
 
 
 def hyper(dtype, alpha=0.1, param=0.0):
-    h = np.zeros(O.N_HYPER)
-    h[O.H_LOSS_PARAM] = param
-    h[O.H_ALPHA] = alpha
-    h[O.H_CLIP_EPS] = np.finfo(dtype).eps
-    h[O.H_OUT_SCALE] = 1.0
-    return h
+    return O.make_hyper(dtype, alpha=alpha, loss_param=param)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -55,11 +50,11 @@ def test_loss_and_gradient_agree_with_cpu(activation, pair, dtype):
     loss, out, kind = pair
     X, y, sw = problem(kind, dtype)
     layout = Layout([3, 5, 2])
-    codes = (ACTIVATION_CODES[activation], OUTPUT_CODES[out], LOSS_CODES[loss])
+    spec = network_spec(layout, activation, out, loss, dtype)
     theta = np.random.RandomState(1).uniform(-0.7, 0.7, layout.size).astype(dtype)
     data = as_kernel_data(X, y, sw, dtype)
     results = []
-    for backend in (CPUBackend(layout, codes, dtype), CUDABackend(layout, codes, dtype)):
+    for backend in (CPUBackend(spec), CUDABackend(spec)):
         grad = np.empty_like(theta)
         with backend.limits():
             value = backend.full_batch(data)(theta, grad, hyper(dtype, param=LOSS_PARAM.get(loss, 0.0)))
@@ -75,10 +70,10 @@ def test_sparse_gradient_agrees_with_cpu():
     X, y, sw = problem("onehot", np.float64, n=10, n_features=6)
     X[np.abs(X) < 0.8] = 0.0
     layout = Layout([6, 4, 2])
-    codes = (ACTIVATION_CODES["tanh"], OUTPUT_CODES["softmax"], LOSS_CODES["log_loss"])
+    spec = network_spec(layout, "tanh", "softmax", "log_loss", np.float64, sparse=True)
     theta = np.random.RandomState(2).uniform(-0.5, 0.5, layout.size)
     grads = []
-    for backend in (CPUBackend(layout, codes, np.float64), CUDABackend(layout, codes, np.float64)):
+    for backend in (CPUBackend(spec), CUDABackend(spec)):
         grad = np.empty_like(theta)
         with backend.limits():
             backend.full_batch(as_kernel_data(sp.csr_matrix(X), y, sw, np.float64))(theta, grad, hyper(np.float64))
@@ -186,7 +181,7 @@ def test_batch_norm_loss_gradient_and_statistics_agree_with_cpu(activation, dtyp
 
     X, y, sw = problem("onehot", dtype, n=11)
     layout = Layout([3, 5, 4, 2], batch_norm=True)
-    codes = (ACTIVATION_CODES[activation], OUTPUT_CODES["softmax"], LOSS_CODES["log_loss"])
+    spec = network_spec(layout, activation, "softmax", "log_loss", dtype)
     theta = np.random.RandomState(1).uniform(-0.7, 0.7, layout.size).astype(dtype)
     data = as_kernel_data(X, y, sw, dtype)
     h = hyper(dtype)
@@ -194,7 +189,7 @@ def test_batch_norm_loss_gradient_and_statistics_agree_with_cpu(activation, dtyp
     results = []
     for make in (CPUBackend, CUDABackend):
         stats = np.zeros((6, 9))
-        backend = make(layout, codes, dtype, norm_stats=stats)
+        backend = make(spec, norm_stats=stats)
         grad = np.empty_like(theta)
         with backend.limits():
             value = backend.full_batch(data)(theta, grad, h)
