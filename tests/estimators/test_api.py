@@ -40,7 +40,7 @@ EXTRA_COMMON = {
     "device": "cpu", "init": "glorot", "dropout": 0.0, "l1": 0.0, "max_grad_norm": None, "batch_norm": False,
     "batch_norm_momentum": 0.1, "batch_norm_epsilon": 1e-5, "lr_decay": None,
     "lr_step_size": None, "warmup_epochs": 0, "early_stopping_metric": "score", "restore_best_weights": False,
-    "progress_bar": False, "callbacks": None,
+    "progress_bar": False, "callbacks": None, "init_from": None, "frozen_layers": 0,
 }
 EXTRA_PARAMS = {
     BackpropClassifier: {**EXTRA_COMMON, "label_smoothing": 0.0, "class_weight": None},

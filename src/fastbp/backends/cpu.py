@@ -225,7 +225,9 @@ def make_net(spec, seed=0):
         extensions[0] = seed
         if spec.dropout:
             extensions[2 : 2 + n_hidden] = spec.dropout
-    return Net(layout.units, layout.w_off, layout.b_off, np.asarray(spec.codes, dtype=np.int64), extensions)
+    return Net(layout.units, layout.w_off, layout.b_off, np.asarray(spec.codes, dtype=np.int64), extensions,
+               layout.trainable_starts(spec.frozen_layers))
+
 
 
 class ScratchPool:
@@ -347,8 +349,9 @@ class CPUBackend:
         """Make the running statistics those of the last full batch evaluated (for L-BFGS,
         which predicts with the statistics of the whole training set)."""
         self.fetch_norm_stats()
-        self.norm_stats[RUN_MEAN] = self.norm_stats[MEAN]
-        self.norm_stats[RUN_VAR] = self.norm_stats[VAR]
+        h = int(self.layout.units[1 : 1 + self.spec.frozen_layers].sum())  # frozen layers' statistics stay
+        self.norm_stats[RUN_MEAN, h:] = self.norm_stats[MEAN, h:]
+        self.norm_stats[RUN_VAR, h:] = self.norm_stats[VAR, h:]
 
     def limits(self):
         """Context manager that sets the thread pools for this backend's kernels."""

@@ -144,8 +144,9 @@ class CUDABackend:
     def use_batch_statistics(self):
         """Make the running statistics those of the last full batch evaluated (for L-BFGS)."""
         self.fetch_norm_stats()
-        self.norm_stats[RUN_MEAN] = self.norm_stats[MEAN]
-        self.norm_stats[RUN_VAR] = self.norm_stats[VAR]
+        h = int(self.layout.units[1 : 1 + self.spec.frozen_layers].sum())  # frozen layers' statistics stay
+        self.norm_stats[RUN_MEAN, h:] = self.norm_stats[MEAN, h:]
+        self.norm_stats[RUN_VAR, h:] = self.norm_stats[VAR, h:]
 
     def predict_theta(self, theta):
         """Parameters prediction uses (:func:`fastbp.nn.norm.prediction_parameters`)."""
@@ -200,8 +201,8 @@ class CUDABackend:
             bias = bs[l]
             if norm is not None and l < L - 1:
                 threads, h = _config.CUDA_THREADS, norm["first"][l]
-                self.K_norm.batch_stats_kernel[_blocks(Z.shape[1]), threads](
-                    Z, rows, d_data[5], norm["stats"], h, norm["momentum"], norm["train"]
+                self.K_norm.batch_stats_kernel[_blocks(Z.shape[1]), threads](  # a frozen layer's statistics stay
+                    Z, rows, d_data[5], norm["stats"], h, norm["momentum"], norm["train"] and l >= self.spec.frozen_layers
                 )
                 self.K_norm.normalise_kernel[_blocks(Z.size), threads](
                     Z, work["xhat"][l][:n], norm["gammas"][l], norm["stats"], h, norm["eps"]
@@ -225,7 +226,8 @@ class CUDABackend:
         X, x_data, x_indices, x_indptr = d_data[0], d_data[1], d_data[2], d_data[3]
         sparse = x_indptr.shape[0] > 0
         threads = _config.CUDA_THREADS
-        for l in range(len(Ws) - 1, -1, -1):
+        frozen = self.spec.frozen_layers  # the first layers do not train: no gradient, no delta below
+        for l in range(len(Ws) - 1, frozen - 1, -1):
             D = work["deltas"][l][:n]
             if l == 0:
                 if sparse:
@@ -240,7 +242,7 @@ class CUDABackend:
                 self.K_dense.fill_kernel[_blocks(D.shape[1]), threads](gbs[l], 0.0)
             else:
                 self.K_dense.colsum_kernel[_blocks(D.shape[1]), threads](D, gbs[l])
-            if l > 0:
+            if l > frozen:
                 D_prev = work["deltas"][l - 1][:n]
                 self._matmul(D, Ws[l], D_prev, rows, False, False, True)
                 use_pre = self.codes[0] in NEEDS_Z
@@ -282,15 +284,24 @@ class CUDABackend:
     def grad_norm(self, d_theta, d_grad, sums, hyper):
         alpha, l1, max_norm = self.penalties(hyper)
         if max_norm > 0:
-            self.K_opt.grad_norm_kernel[1, _config.CUDA_THREADS](d_theta, d_grad, self.layout.n_coef, alpha, l1, sums)
+            self.K_opt.grad_norm_kernel[1, _config.CUDA_THREADS](
+                d_theta, d_grad, self.layout.n_coef, alpha, l1, sums, self.trainable_starts()
+            )
 
     def finish_gradient(self, d_theta, d_grad, sums, hyper):
         """Penalise, normalise and clip the raw gradient in place (L-BFGS)."""
         self.grad_norm(d_theta, d_grad, sums, hyper)
         alpha, l1, max_norm = self.penalties(hyper)
         self.K_opt.finish_gradient_kernel[_blocks(d_theta.shape[0]), _config.CUDA_THREADS](
-            d_theta, d_grad, self.layout.n_coef, alpha, l1, sums, max_norm
+            d_theta, d_grad, self.layout.n_coef, alpha, l1, sums, max_norm, self.trainable_starts()
         )
+
+    def trainable_starts(self):
+        """Device copy of where the parameters that train start (uploaded once)."""
+        if getattr(self, "_d_trainable", None) is None:
+            starts = self.layout.trainable_starts(self.spec.frozen_layers)[1:]
+            self._d_trainable = self.cuda.to_device(starts)
+        return self._d_trainable
 
     # ------------------------------------------------------------ interface
     def session(self, data, theta, opt, batch_size):
@@ -439,7 +450,7 @@ class CUDASession:
                 c = [lr_t, b1, b2, hyper[O.H_EPSILON], hyper[O.H_LR] * hyper[O.H_DECAY]]
             be.K_opt.update_kernel[_blocks(n_params), _config.CUDA_THREADS](
                 self.d_theta, self.d_grad, self.d_moments[0], self.d_moments[1], n_coef, alpha, l1, sums,
-                max_norm, solver, *(dt(x) for x in c),
+                max_norm, solver, be.trainable_starts(), *(dt(x) for x in c),
             )
         host_sums = self.d_sums.copy_to_host()  # the one transfer back per epoch
         total = 0.0

@@ -27,6 +27,7 @@ from fastbp.backends import evaluation_loss, kernel_data, make_backend, require_
 from fastbp.estimators import _params
 from fastbp.estimators._callbacks import Progress, check_callbacks
 from fastbp.estimators._monitor import Monitor
+from fastbp.estimators._transfer import transfer_hidden_layers
 from fastbp.estimators._validation import check_sample_weight, refuse_non_numeric
 from fastbp.nn.init import glorot_uniform
 from fastbp.nn.layout import Layout
@@ -127,6 +128,7 @@ class BaseBackprop(BaseEstimator):
         spec = network_spec(
             layout, self.activation, self.out_activation_, _loss_name(self.out_activation_, self._loss), dtype,
             sparse=sp.issparse(X), dropout=dropout or (), clipping=training and bool(self.max_grad_norm),
+            frozen_layers=getattr(self, "frozen_layers", 0) if training else 0,
         )
         return make_backend(
             spec, device=getattr(self, "device", "cpu"), training=training, seed=seed, norm_stats=norm_stats,
@@ -204,6 +206,8 @@ class BaseBackprop(BaseEstimator):
         random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(y, layer_units, dtype, random_state)
+            if self.init_from is not None:
+                transfer_hidden_layers(self, layer_units, dtype)
         self.n_outputs_ = y.shape[1]
         layout = Layout(layer_units, batch_norm=self.batch_norm)
         rates = self._dropout_rates(len(hidden))
@@ -271,10 +275,13 @@ class BaseBackprop(BaseEstimator):
         if self._loss == "squared_error":
             hyper[O.H_OUT_SCALE] = 1.0 / y.shape[1]
 
+        # Frozen layers stay out of the optimisation: L-BFGS sees only the parameters that train.
+        train = backend.spec.layout.trainable_mask(self.frozen_layers) if self.frozen_layers else slice(None)
+
         def loss_grad(x):
-            theta[:] = x
+            theta[train] = x
             loss = evaluate(theta, grad, hyper)
-            return loss, grad.astype(np.float64)
+            return loss, grad[train].astype(np.float64)
 
         iteration = [0]
 
@@ -284,7 +291,7 @@ class BaseBackprop(BaseEstimator):
 
         result = scipy.optimize.minimize(
             loss_grad,
-            theta.astype(np.float64),
+            theta[train].astype(np.float64),
             method="L-BFGS-B",
             jac=True,
             callback=report if self.verbose else None,
@@ -298,7 +305,7 @@ class BaseBackprop(BaseEstimator):
             msg += "\nYou might also want to scale the data, for example with StandardScaler."
             warnings.warn(msg, ConvergenceWarning, stacklevel=3)
         self.loss_ = float(result.fun)
-        theta[:] = result.x
+        theta[train] = result.x
         if backend.norm_stats is not None:  # predict with the statistics of the whole training set
             evaluate(theta, grad, hyper)
             backend.use_batch_statistics()

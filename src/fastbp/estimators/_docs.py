@@ -169,6 +169,29 @@ COMMON_PARAMETERS = r"""
         ``loss``, ``learning_rate`` and, when validating,
         ``validation_score`` and ``validation_loss``.  See
         :mod:`fastbp.estimators._callbacks` for examples (fastbp only).
+
+    init_from : estimator or None, default=None
+        Transfer learning (fastbp only): a fitted ``BackpropClassifier``,
+        ``BackpropRegressor``, ``MLPClassifier`` or ``MLPRegressor`` whose
+        hidden layers (weights, biases and, with batch normalisation, its
+        scales, shifts and running statistics) start every new fit; the
+        output layer is new, drawn from ``random_state`` and sized for this
+        task (another number of classes, or regression from a classifier).
+        ``hidden_layer_sizes`` must begin with the source's, on the same
+        number of features, with the same ``activation`` and
+        ``batch_norm``.  ``clone`` (and so ``GridSearchCV``) clones an
+        estimator parameter unfitted: wrap the source as
+        ``sklearn.frozen.FrozenEstimator(source)`` to keep its weights through
+        a sweep; an unfitted source is a ``ValueError`` at ``fit``.  The
+        source is part of the model's parameters, so it is pickled with it.
+
+    frozen_layers : int, default=0
+        Number of layers, counted from the input side, that do not train
+        (fastbp only): their weights and biases (and batch-normalisation
+        scales, shifts and running statistics) stay bit for bit as they
+        started, under every solver, penalty and ``partial_fit``, and their
+        gradients are not computed.  At most the number of hidden layers:
+        the output layer always trains.
 """
 
 COMMON_ATTRIBUTES = """

@@ -123,6 +123,11 @@ def validate_params(est):
     check_choice(est, "early_stopping_metric", {"score", "loss"})
     check_bool(est, "restore_best_weights")
     check_bool(est, "progress_bar")
+    check_int(est, "frozen_layers", 0)
+    init_from = est.init_from
+    if init_from is not None and not hasattr(getattr(init_from, "estimator", init_from), "get_params"):
+        _fail("init_from", init_from, "None or a fitted BackpropClassifier, BackpropRegressor, MLPClassifier or "
+              "MLPRegressor (or a sklearn.frozen.FrozenEstimator of one)")
     # Parameters one estimator has and the other has not.
     if hasattr(est, "label_smoothing"):
         check_real(est, "label_smoothing", low=0, high=1, high_open=True)

@@ -112,6 +112,8 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         restore_best_weights=False,
         progress_bar=False,
         callbacks=None,
+        init_from=None,
+        frozen_layers=0,
         label_smoothing=0.0,
         class_weight=None,
     ):
@@ -153,6 +155,8 @@ class BackpropClassifier(ClassifierMixin, BaseBackprop):
         self.restore_best_weights = restore_best_weights
         self.progress_bar = progress_bar
         self.callbacks = callbacks
+        self.init_from = init_from
+        self.frozen_layers = frozen_layers
         self.label_smoothing = label_smoothing
         self.class_weight = class_weight
 

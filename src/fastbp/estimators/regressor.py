@@ -111,6 +111,8 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         restore_best_weights=False,
         progress_bar=False,
         callbacks=None,
+        init_from=None,
+        frozen_layers=0,
         huber_delta=1.0,
         quantile_alpha=0.5,
     ):
@@ -153,6 +155,8 @@ class BackpropRegressor(RegressorMixin, BaseBackprop):
         self.restore_best_weights = restore_best_weights
         self.progress_bar = progress_bar
         self.callbacks = callbacks
+        self.init_from = init_from
+        self.frozen_layers = frozen_layers
         self.huber_delta = huber_delta
         self.quantile_alpha = quantile_alpha
 

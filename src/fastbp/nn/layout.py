@@ -87,3 +87,27 @@ class Layout:
             scales.append(flat[start : start + m])
             shifts.append(flat[start + m : start + 2 * m])
         return scales, shifts
+
+    def trainable_starts(self, frozen):
+        """``[frozen, w_lo, n_coef, b_lo, base_size, g_lo]`` when the first ``frozen`` layers
+        (from the input side) do not train.
+
+        The parameters that train are the weights ``[w_lo, n_coef)``, the
+        biases ``[b_lo, base_size)`` and the batch-normalisation scales and
+        shifts ``[g_lo, size)``: a frozen prefix of each block.
+        """
+        n_layers = len(self.units) - 1
+        n_hidden = n_layers - 1
+        w_lo = self.w_off[frozen] if frozen < n_layers else self.n_coef
+        b_lo = self.b_off[frozen] if frozen < n_layers else self.base_size
+        g_lo = self.g_off[frozen] if self.batch_norm and frozen < n_hidden else self.size
+        return np.array([frozen, w_lo, self.n_coef, b_lo, self.base_size, g_lo], dtype=np.int64)
+
+    def trainable_mask(self, frozen):
+        """Boolean mask of the parameters that train (see :meth:`trainable_starts`)."""
+        _, w_lo, n_coef, b_lo, base, g_lo = self.trainable_starts(frozen)
+        mask = np.zeros(self.size, dtype=bool)
+        mask[w_lo:n_coef] = True
+        mask[b_lo:base] = True
+        mask[g_lo:] = True
+        return mask

@@ -44,6 +44,10 @@ class NetworkSpec:
         Global gradient-norm clipping (``max_grad_norm``) is on.
     batch_norm : bool
         Every hidden layer is batch-normalised (``layout.batch_norm``).
+    frozen_layers : int
+        The first layers from the input side that do not train (their
+        weights, biases, batch-normalisation parameters and statistics);
+        0 for none.  At most the number of layers minus one.
 
     Raises
     ------
@@ -64,6 +68,7 @@ class NetworkSpec:
     uses_dropout: bool = False
     clipping: bool = False
     batch_norm: bool = False
+    frozen_layers: int = 0
     codes: tuple = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -84,6 +89,10 @@ class NetworkSpec:
             if getattr(self, name) != value:
                 raise ValueError(f"NetworkSpec.{name} is {getattr(self, name)}, but the network it describes "
                                  f"needs {value}.")
+        n_layers = len(self.layout.units) - 1
+        if not 0 <= self.frozen_layers < n_layers:
+            raise ValueError(f"frozen_layers={self.frozen_layers}: a network of {n_layers} layers can freeze 0 to "
+                             f"{n_layers - 1} of them (at least the output layer trains).")
         if self.dropout and len(self.dropout) != len(self.layout.units) - 2:
             raise ValueError(f"{len(self.dropout)} dropout rates for {len(self.layout.units) - 2} hidden layers.")
 
@@ -93,11 +102,11 @@ class NetworkSpec:
         return self.extra_activation or self.extra_loss or self.uses_dropout or self.clipping or self.batch_norm
 
     def for_prediction(self):
-        """This spec without what only training uses (dropout, clipping)."""
+        """This spec without what only training uses (dropout, clipping, frozen layers)."""
         return network_spec(self.layout, self.activation, self.output, self.loss, self.dtype, sparse=self.sparse)
 
 
-def network_spec(layout, activation, output, loss, dtype, sparse=False, dropout=(), clipping=False):
+def network_spec(layout, activation, output, loss, dtype, sparse=False, dropout=(), clipping=False, frozen_layers=0):
     """A :class:`NetworkSpec` with every extension field filled in from the settings.
 
     Parameters
@@ -110,6 +119,8 @@ def network_spec(layout, activation, output, loss, dtype, sparse=False, dropout=
         One rate per hidden layer.
     clipping : bool, default=False
         Whether ``max_grad_norm`` is set.
+    frozen_layers : int, default=0
+        Layers from the input side that do not train.
 
     Returns
     -------
@@ -130,4 +141,5 @@ def network_spec(layout, activation, output, loss, dtype, sparse=False, dropout=
         uses_dropout=any(r > 0 for r in rates),
         clipping=bool(clipping),
         batch_norm=bool(layout.batch_norm),
+        frozen_layers=int(frozen_layers),
     )

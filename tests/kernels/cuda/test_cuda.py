@@ -233,3 +233,26 @@ def test_batch_norm_lbfgs_and_restored_best_weights_agree_with_cpu():
     assert_fits_agree(cpu, gpu, np.float64)
     np.testing.assert_allclose(gpu.batch_norm_means_[0], cpu.batch_norm_means_[0], rtol=1e-8)
     np.testing.assert_allclose(gpu.validation_loss_curve_, cpu.validation_loss_curve_, rtol=1e-8)
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+@pytest.mark.parametrize("solver", ["sgd", "adamw", "lbfgs"])
+def test_frozen_layers_stay_bit_identical_and_agree_with_cpu(solver, batch_norm):
+    X, y, _ = problem("onehot", np.float64, n=14)
+    labels = y.argmax(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        source = BackpropClassifier(hidden_layer_sizes=(5, 4), batch_norm=batch_norm, max_iter=3,
+                                    random_state=1).fit(X, labels)
+    make = lambda device: BackpropClassifier(hidden_layer_sizes=(5, 4), init_from=source, frozen_layers=1,
+                                             solver=solver, batch_norm=batch_norm, alpha=0.05, batch_size=6,
+                                             max_iter=3, learning_rate_init=0.05, random_state=0, device=device)
+    cpu, gpu = fit_pair(make, X, labels)
+    for model in (cpu, gpu):
+        assert model.coefs_[0].tobytes() == source.coefs_[0].tobytes()
+        assert model.intercepts_[0].tobytes() == source.intercepts_[0].tobytes()
+        if batch_norm:
+            for name in ("batch_norm_scales_", "batch_norm_shifts_", "batch_norm_means_", "batch_norm_vars_"):
+                assert getattr(model, name)[0].tobytes() == getattr(source, name)[0].tobytes(), name
+    assert not np.array_equal(gpu.coefs_[1], source.coefs_[1])
+    assert_fits_agree(cpu, gpu, np.float64)

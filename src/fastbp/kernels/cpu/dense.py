@@ -33,9 +33,12 @@ keep = inline(dropout_math.keep)
 #: None``: Numba resolves the test while compiling (the argument's type is
 #: ``none`` or an array) and drops the branches that cannot run without
 #: typing or compiling them, so a default fit compiles a smaller tree, and a
-#: fit with an extension compiles the full one once.  The backend builds the
-#: record from an explicit :class:`fastbp.nn.spec.NetworkSpec`.
-Net = collections.namedtuple("Net", ["units", "w_off", "b_off", "codes", "extensions"])
+#: fit with an extension compiles the full one once.  ``trainable`` (int64)
+#: says which parameters train: ``[frozen layers, w_lo, n_coef, b_lo,
+#: base_size, g_lo]``, the first layers from the input side being frozen (see
+#: :mod:`fastbp.kernels.cpu.optim`).  The backend builds the record from an
+#: explicit :class:`fastbp.nn.spec.NetworkSpec`.
+Net = collections.namedtuple("Net", ["units", "w_off", "b_off", "codes", "extensions", "trainable"])
 
 
 @kernel
@@ -316,9 +319,11 @@ def backward(data, rows, theta, grad, net, work, offsets):
     Expects ``work[1]``'s last block to hold the output delta :math:`D_L`.
     For each layer from the last, :func:`layer_grads` then :func:`propagate`.
     Penalties and the division by the weight sum are left to
-    :mod:`fastbp.kernels.cpu.optim`.
+    :mod:`fastbp.kernels.cpu.optim`.  The first ``net.trainable[0]`` layers
+    are frozen: their gradients are not computed, nor the deltas below them.
     """
-    for l in range(net.units.shape[0] - 2, -1, -1):
+    frozen = net.trainable[0]
+    for l in range(net.units.shape[0] - 2, frozen - 1, -1):
         layer_grads(data, rows, grad, net, work, offsets, l)
-        if l > 0:
+        if l > frozen:
             propagate(rows, theta, net, work, offsets, l)

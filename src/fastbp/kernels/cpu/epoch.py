@@ -174,11 +174,10 @@ def finish_batch(theta, grad, parts, sums, net, hyper):
     """The batch loss, and its full gradient in ``grad``, from a pass's per-thread results."""
     units, codes = net.units, net.codes
     loss_sum, sw_sum, sq, ab = batch_totals(sums)
-    n_coef = net.b_off[0]
     if sw_sum == 0.0:
         grad[:] = 0.0
         return 0.0
-    reduce_gradient(theta, parts, grad, n_coef, hyper, sw_sum)
+    reduce_gradient(theta, parts, grad, net.trainable, hyper, sw_sum)
     loss = normalised_loss(loss_sum, sw_sum, units[units.shape[0] - 1], codes[2])
     return loss + penalty(hyper, sq, ab, sw_sum)
 
@@ -189,21 +188,23 @@ def train_step(theta, parts, sums, opt, net, hyper):
     units, codes = net.units, net.codes
     loss_sum, sw_sum, sq, ab = batch_totals(sums)
     if sw_sum > 0.0:
-        step(theta, parts, opt, hyper, net.b_off[0], 1.0 / sw_sum, net.extensions)
+        step(theta, parts, opt, hyper, net.trainable, 1.0 / sw_sum, net.extensions)
         return normalised_loss(loss_sum, sw_sum, units[units.shape[0] - 1], codes[2]) + penalty(hyper, sq, ab, sw_sum)
     return 0.0
 
 
 @kernel
-def step(theta, parts, opt, hyper, n_coef, inv, extensions):
-    """The optimizer update from the per-thread gradients, scaled by ``inv``; with gradient
-    clipping (only where ``extensions`` is not None) the summed gradient's norm is clipped."""
+def step(theta, parts, opt, hyper, trainable, inv, extensions):
+    """The optimizer update of the parameters that train (``trainable``, see
+    :mod:`fastbp.kernels.cpu.optim`) from the per-thread gradients, scaled by ``inv``; with
+    gradient clipping (only where ``extensions`` is not None) the summed gradient's norm is
+    clipped."""
     if extensions is not None and hyper[O.H_MAX_NORM] > 0.0:
         sum_parts(parts)  # the norm is that of the summed gradient
-        inv = clip_factor(theta, parts[0], n_coef, hyper, inv)
-        update(theta, parts[:1], opt[0], hyper, opt[1], n_coef, inv)
+        inv = clip_factor(theta, parts[0], trainable, hyper, inv)
+        update(theta, parts[:1], opt[0], hyper, opt[1], trainable, inv)
     else:
-        update(theta, parts, opt[0], hyper, opt[1], n_coef, inv)
+        update(theta, parts, opt[0], hyper, opt[1], trainable, inv)
 
 
 @kernel

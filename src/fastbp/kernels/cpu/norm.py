@@ -141,7 +141,7 @@ def stage_thread(stage, l, t, data, rows, theta, parts, sums, net, work, norm, h
         layer_grads(data, own, parts[t], net, w, offsets, l)
         if is_normalised(net, l):  # the shift replaces the bias: its gradient is 0
             parts[t, net.b_off[l] : net.b_off[l] + width] = 0.0
-        if l > 0:
+        if l > net.trainable[0]:  # the layer below trains
             propagate(own, theta, net, w, offsets, l)
             k = l - 1  # the layer below is hidden, hence normalised: sums of g and g * xhat
             below = units[l]
@@ -219,14 +219,15 @@ def normed_pass(data, rows, theta, parts, sums, net, work, norm, hyper, train):
             for j in range(width):
                 var = total[j] * inv_w
                 stats[VAR, h + j] = var
-                if update_running:
+                if update_running and l >= net.trainable[0]:  # a frozen layer's statistics stay
                     stats[RUN_MEAN, h + j] = running_update(stats[RUN_MEAN, h + j], stats[MEAN, h + j], momentum)
                     stats[RUN_VAR, h + j] = running_update(stats[RUN_VAR, h + j], var, momentum)
             stage_pass(np.int64(NORMALISE), l, data, rows, theta, parts, sums, net, work, norm, hyper)
     stage_pass(np.int64(LOSS_STAGE), n_layers - 1, data, rows, theta, parts, sums, net, work, norm, hyper)
-    for l in range(n_layers - 1, -1, -1):
+    frozen = net.trainable[0]
+    for l in range(n_layers - 1, frozen - 1, -1):
         stage_pass(np.int64(GRADS), l, data, rows, theta, parts, sums, net, work, norm, hyper)
-        if l > 0:
+        if l > frozen:
             k = l - 1
             width = units[l]
             h = first_unit(units, k)

@@ -139,38 +139,55 @@ def _step_range(theta, g0, g1, m, v, c, solver):
         _step_one(theta, m, v, k, finished(g0[k] + w1 * g1[k], th, c[0], c[1], c[2]), th, c, solver)
 
 
+# Which parameters train: ``trainable = [frozen layers, w_lo, n_coef, b_lo, base_size, g_lo]``
+# (``Net.trainable``).  The weights that train are ``[w_lo, n_coef)`` (penalised), the
+# biases ``[b_lo, base_size)`` and the batch-normalisation scales and shifts
+# ``[g_lo, size)`` (not penalised): the layers frozen from the input side are a prefix
+# of each block.  Nothing frozen: ``w_lo = 0``, ``b_lo = n_coef``, ``g_lo = base_size``.
+
+
 @kernel
-def clip_factor(theta, g, n_coef, hyper, inv):
+def clip_factor(theta, g, trainable, hyper, inv):
     r"""``inv`` times the clipping factor :math:`\min(1, \text{max\_grad\_norm} / \lVert g \rVert)`
-    of the (reduced) gradient ``g``."""
+    of the (reduced) gradient ``g`` of the parameters that train."""
+    w_lo, n_coef, b_lo, base, g_lo = trainable[1], trainable[2], trainable[3], trainable[4], trainable[5]
     c = constants(theta, (hyper[O.H_ALPHA], hyper[O.H_L1], inv, 0.0))
     norm = math.sqrt(
-        _norm_sq(theta[:n_coef], g[:n_coef], c[0], c[1], c[2])
-        + _norm_sq(theta[n_coef:], g[n_coef:], c[3], c[3], c[2])  # biases: no penalty
+        _norm_sq(theta[w_lo:n_coef], g[w_lo:n_coef], c[0], c[1], c[2])
+        + _norm_sq(theta[b_lo:base], g[b_lo:base], c[3], c[3], c[2])  # biases: no penalty
+        + _norm_sq(theta[g_lo:], g[g_lo:], c[3], c[3], c[2])
     )
     max_norm = hyper[O.H_MAX_NORM]
     return inv * (max_norm / norm) if norm > max_norm else inv
 
 
 @kernel
-def reduce_gradient(theta, parts, grad, n_coef, hyper, sw_sum):
-    """Write the full (penalised, normalised, clipped) gradient to ``grad``."""
+def reduce_gradient(theta, parts, grad, trainable, hyper, sw_sum):
+    """Write the full (penalised, normalised, clipped) gradient to ``grad``: 0 for the
+    parameters of frozen layers."""
     sum_parts(parts)
     g = parts[0]
     inv = 1.0 / sw_sum
     if hyper[O.H_MAX_NORM] > 0.0:
-        inv = clip_factor(theta, g, n_coef, hyper, inv)
+        inv = clip_factor(theta, g, trainable, hyper, inv)
+    w_lo, n_coef, b_lo, base, g_lo = trainable[1], trainable[2], trainable[3], trainable[4], trainable[5]
     c = constants(theta, (hyper[O.H_ALPHA], hyper[O.H_L1], inv, 0.0))
-    _write_gradient(theta[:n_coef], g[:n_coef], grad[:n_coef], c[0], c[1], c[2])
-    _write_gradient(theta[n_coef:], g[n_coef:], grad[n_coef:], c[3], c[3], c[2])  # biases: no penalty
+    grad[:w_lo] = 0.0
+    grad[n_coef:b_lo] = 0.0
+    grad[base:g_lo] = 0.0
+    _write_gradient(theta[w_lo:n_coef], g[w_lo:n_coef], grad[w_lo:n_coef], c[0], c[1], c[2])
+    _write_gradient(theta[b_lo:base], g[b_lo:base], grad[b_lo:base], c[3], c[3], c[2])  # no penalty
+    _write_gradient(theta[g_lo:], g[g_lo:], grad[g_lo:], c[3], c[3], c[2])
 
 
 @kernel
-def update(theta, parts, state, hyper, counters, n_coef, inv):
+def update(theta, parts, state, hyper, counters, trainable, inv):
     r"""Reduce the gradient and take one step of the solver ``hyper[H_SOLVER]``.
 
     The gradient is the threads' ``parts`` summed, penalised and multiplied by
     ``inv`` (``1 / sum w``, times the clipping factor where there is one).
+    Only the parameters that train (``trainable``, see above) are read and
+    stepped: those of frozen layers keep their values and moments bit for bit.
 
     SGD with (Nesterov) momentum:
     :math:`v \leftarrow \mu v - \eta g`, :math:`\theta \leftarrow \theta + v`
@@ -212,10 +229,15 @@ def update(theta, parts, state, hyper, counters, n_coef, inv):
     c = constants(theta, (hyper[O.H_ALPHA], hyper[O.H_L1], inv, lr) + extra + (w1,))
     m, v = state[0], state[1]
     g0, g1 = parts[0], parts[1 if n_parts == 2 else 0]
-    _step_range(theta[:n_coef], g0[:n_coef], g1[:n_coef], m[:n_coef], v[:n_coef], c, solver)
+    w_lo, n_coef, b_lo, base, g_lo = trainable[1], trainable[2], trainable[3], trainable[4], trainable[5]
+    _step_range(theta[w_lo:n_coef], g0[w_lo:n_coef], g1[w_lo:n_coef], m[w_lo:n_coef], v[w_lo:n_coef], c, solver)
     c[0] = 0.0  # the biases: no penalty, no decay
     c[1] = 0.0
     c[9] = 0.0
     # The biases in a parallel loop too: the same loop on one thread did not vectorise and
     # reference-counted the arrays per element (35 ns per bias, against ~1.5 us per region).
-    _step_range(theta[n_coef:], g0[n_coef:], g1[n_coef:], m[n_coef:], v[n_coef:], c, solver)
+    # With no batch-normalisation parameter frozen, biases and those parameters are one range.
+    top = theta.shape[0] if g_lo == base else base
+    _step_range(theta[b_lo:top], g0[b_lo:top], g1[b_lo:top], m[b_lo:top], v[b_lo:top], c, solver)
+    if g_lo != base:
+        _step_range(theta[g_lo:], g0[g_lo:], g1[g_lo:], m[g_lo:], v[g_lo:], c, solver)

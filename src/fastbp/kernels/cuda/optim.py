@@ -32,6 +32,13 @@ def _gradient(theta, grad, k, n_coef, alpha, l1, inv):
 
 
 @cuda.jit(device=True)
+def _trains(k, lo):
+    """Whether parameter ``k`` trains: ``lo = [w_lo, n_coef, b_lo, base_size, g_lo]``
+    (:meth:`fastbp.nn.layout.Layout.trainable_starts` without its first entry)."""
+    return (lo[0] <= k and k < lo[1]) or (lo[2] <= k and k < lo[3]) or k >= lo[4]
+
+
+@cuda.jit(device=True)
 def _scale(sums, max_norm):
     """``1 / sum w`` times the clipping factor."""
     inv = 1.0 / sums[1]
@@ -43,15 +50,16 @@ def _scale(sums, max_norm):
 
 
 @cuda.jit
-def grad_norm_kernel(theta, grad, n_coef, alpha, l1, sums):
-    r"""One block: ``sums[4] = sum_k (sum w * g_k)^2`` (the gradient norm before
-    the division by the weight sum), by a fixed-order tree reduction."""
+def grad_norm_kernel(theta, grad, n_coef, alpha, l1, sums, lo):
+    r"""One block: ``sums[4] = sum_k (sum w * g_k)^2`` over the parameters that train (the
+    gradient norm before the division by the weight sum), by a fixed-order tree reduction."""
     acc = cuda.shared.array(_THREADS, dtype=float64)
     t = cuda.threadIdx.x
     total = 0.0
     for k in range(t, theta.shape[0], _THREADS):
-        g = _gradient(theta, grad, k, n_coef, alpha, l1, 1.0)
-        total += g * g
+        if _trains(k, lo):
+            g = _gradient(theta, grad, k, n_coef, alpha, l1, 1.0)
+            total += g * g
     acc[t] = total
     cuda.syncthreads()
     step = _THREADS // 2
@@ -65,25 +73,30 @@ def grad_norm_kernel(theta, grad, n_coef, alpha, l1, sums):
 
 
 @cuda.jit
-def finish_gradient_kernel(theta, grad, n_coef, alpha, l1, sums, max_norm):
-    r"""``grad`` becomes the penalised, normalised, clipped gradient, in place."""
+def finish_gradient_kernel(theta, grad, n_coef, alpha, l1, sums, max_norm, lo):
+    r"""``grad`` becomes the penalised, normalised, clipped gradient, in place (0 for the
+    parameters of frozen layers)."""
     k = cuda.grid(1)
     if k < theta.shape[0]:
-        grad[k] = _gradient(theta, grad, k, n_coef, alpha, l1, _scale(sums, max_norm))
+        if _trains(k, lo):
+            grad[k] = _gradient(theta, grad, k, n_coef, alpha, l1, _scale(sums, max_norm))
+        else:
+            grad[k] = 0.0
 
 
 @cuda.jit
-def update_kernel(theta, grad, m, v, n_coef, alpha, l1, sums, max_norm, solver, c0, c1, c2, c3, c4):
+def update_kernel(theta, grad, m, v, n_coef, alpha, l1, sums, max_norm, solver, lo, c0, c1, c2, c3, c4):
     r"""One step of ``solver`` for parameter ``k`` (one thread each).
 
     ``c0..c4`` are ``lr, momentum, nesterov`` (SGD), ``lr_t, beta1, beta2,
     epsilon, decay`` (Adam, AdamW: :math:`\theta \leftarrow (1 - \text{decay})
     \theta - lr_t\, m / (\sqrt v + \epsilon)` on weights) or ``lr, rho,
     epsilon`` (RMSprop), as in :func:`fastbp.kernels.cpu.optim.update`.
-    Scalars, not an array, so a step copies nothing to the device.
+    Scalars, not an array, so a step copies nothing to the device.  Parameters
+    of frozen layers (outside ``lo``, see :func:`_trains`) are left as they are.
     """
     k = cuda.grid(1)
-    if k < theta.shape[0]:
+    if k < theta.shape[0] and _trains(k, lo):
         g = _gradient(theta, grad, k, n_coef, alpha, l1, _scale(sums, max_norm))
         if solver == O.SGD:
             lr, mu = c0, c1
