@@ -85,6 +85,14 @@ PREDICT_PARALLEL_MACS = 300_000
 #: (15 M) 305 against 340.
 SECOND_THREAD_MACS = 10_000_000
 
+#: CPU: largest ``m * n * k`` of a matrix product that OpenBLAS computes on one
+#: thread whatever its thread count (``65536 * GEMM_MULTITHREAD_THRESHOLD``, 4
+#: by default, in its interface/gemm.c).  A prediction whose products are all
+#: under it and that runs on one Numba thread leaves the BLAS thread count
+#: alone: setting and restoring it through threadpoolctl was most of a one-row
+#: ``predict_proba``'s time.
+BLAS_SERIAL_MNK = 65536 * 4
+
 #: CPU: bytes of prediction scratch memory kept between ``predict`` calls, per
 #: dtype (:class:`fastbp.backends.cpu.ScratchPool`).  Fresh memory is paged in
 #: by the kernel's first writes to it: on the 2-core Intel Xeon, 330 of the

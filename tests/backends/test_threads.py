@@ -219,7 +219,7 @@ def test_small_predictions_run_on_one_thread(two_threads, monkeypatch):
         for n in (1, small, large):
             np.testing.assert_allclose(model.predict_proba(X[:n]), model.predict_proba(X[:n].copy()))
     by_rows = {n: (slots, numba_threads) for n, slots, numba_threads in seen}
-    assert by_rows[1] == (2, 1)  # the same blocks of rows, taken in turn
+    assert by_rows[1] == (1, 2)  # one row: one workspace, its one loop iteration, no pool touched
     assert by_rows[small] == (2, 1)
     assert by_rows[large] == (2, 2)
 

@@ -160,3 +160,45 @@ def test_prediction_reads_rows_in_place_across_chunks(dtype):
     for A in (X, X[1:], np.asfortranarray(X), sp.csr_matrix(X)):
         dense = A.toarray() if sp.issparse(A) else A
         np.testing.assert_allclose(model.predict_proba(A), expected(dense), rtol=rtol, atol=1e-6)
+
+
+def _expected(model, X):
+    coefs = [c.astype(np.float64) for c in model.coefs_]
+    intercepts = [b.astype(np.float64) for b in model.intercepts_]
+    return reference.forward(np.asarray(X, dtype=np.float64), coefs, intercepts, "relu", "softmax")[-1]
+
+
+@pytest.mark.parametrize("n", [1, 7])
+def test_prediction_follows_every_change_to_the_weights(n):
+    """Prediction reads the fit's flat buffer while coefs_ and intercepts_ view it: edits in
+    place show, replaced arrays show, and copies or pickles never share what they read."""
+    import copy
+    import pickle
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 4)).astype(np.float32)
+    model = BackpropClassifier(hidden_layer_sizes=(6,), max_iter=3, random_state=0).fit(X, np.arange(60) % 3)
+    rows = X[:n]
+    np.testing.assert_allclose(model.predict_proba(rows), _expected(model, rows), rtol=1e-5)
+    model.coefs_[0][1, 2] += 0.5  # in place, in the viewed buffer
+    np.testing.assert_allclose(model.predict_proba(rows), _expected(model, rows), rtol=1e-5)
+    model.coefs_[1] = model.coefs_[1] * 2.0  # a new array
+    np.testing.assert_allclose(model.predict_proba(rows), _expected(model, rows), rtol=1e-5)
+    for twin in (copy.deepcopy(model), pickle.loads(pickle.dumps(model))):
+        before = model.predict_proba(rows)
+        twin.intercepts_[0][:] += 1.0
+        np.testing.assert_allclose(twin.predict_proba(rows), _expected(twin, rows), rtol=1e-5)
+        np.testing.assert_array_equal(model.predict_proba(rows), before)
+
+
+def test_one_row_predictions_from_many_threads_agree():
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(200, 5))
+    model = BackpropClassifier(hidden_layer_sizes=(16, 8), max_iter=3, random_state=0).fit(X, np.arange(200) % 4)
+    expected = np.vstack([model.predict_proba(X[i : i + 1]) for i in range(200)])
+    with ThreadPoolExecutor(4) as pool:
+        got = np.vstack(list(pool.map(lambda i: model.predict_proba(X[i : i + 1]), range(200))))
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_allclose(expected, model.predict_proba(X), rtol=1e-12)

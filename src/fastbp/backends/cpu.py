@@ -192,6 +192,21 @@ def thread_limits(n_threads):
         numba.set_num_threads(previous)
 
 
+@contextlib.contextmanager
+def numba_threads(n_threads):
+    """Run Numba's parallel regions on ``n_threads`` threads, then restore the count (the
+    BLAS untouched: for products under ``_config.BLAS_SERIAL_MNK``)."""
+    previous = numba.get_num_threads()
+    if previous == n_threads:
+        yield
+        return
+    numba.set_num_threads(n_threads)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
 def _control_blas(blas, take):
     """Let this Python thread set the BLAS thread counts (``take``), or give that up.
 
@@ -228,6 +243,12 @@ def make_net(spec, seed=0):
     return Net(layout.units, layout.w_off, layout.b_off, np.asarray(spec.codes, dtype=np.int64), extensions,
                layout.trainable_starts(spec.frozen_layers))
 
+
+
+@functools.lru_cache(maxsize=64)
+def prediction_net(spec):
+    """:func:`make_net` of a prediction spec, built once per spec (it is immutable)."""
+    return make_net(spec)
 
 
 class ScratchPool:
@@ -282,6 +303,12 @@ class ScratchPool:
             self._free.clear()
 
 
+#: The ``rows`` argument of a one-row prediction (the kernels only read it).
+_ROW_ZERO = np.zeros(1, dtype=np.int64)
+#: One-row prediction workspaces of this Python thread, by spec (:attr:`CPUBackend._one_row_work`).
+_ONE_ROW = threading.local()
+_MISSING = object()
+
 #: The pool :meth:`CPUBackend.predict` borrows its workspaces from.
 PREDICT_SCRATCH = ScratchPool(_config.PREDICT_SCRATCH_BYTES)
 
@@ -315,10 +342,17 @@ class CPUBackend:
         self.layout = spec.layout
         self.dtype = spec.dtype
         self.codes = spec.codes
-        self.n_threads = default_threads() if n_threads is None else int(n_threads)
+        if n_threads is not None:
+            self.n_threads = int(n_threads)
         self.seed = seed
         self.norm_stats = norm_stats
         self.norm_eps = norm_eps
+
+    @functools.cached_property
+    def n_threads(self):
+        """Threads this backend uses (:func:`default_threads` unless given): read on first use,
+        so a one-row prediction, which needs one, never reads the thread pools."""
+        return default_threads()
 
     # The kernels' records are built on first use: a backend made for one prediction
     # never needs the training one (make_net is 3 us a call).
@@ -327,10 +361,10 @@ class CPUBackend:
         """The kernels' ``net`` record for training (:func:`make_net`)."""
         return make_net(self.spec, self.seed)
 
-    @functools.cached_property
+    @property
     def net_eval(self):
         """The kernels' ``net`` record for prediction (no dropout, no clipping)."""
-        return make_net(self.spec.for_prediction())
+        return prediction_net(self.spec.for_prediction())
 
     def training_net(self, hyper):
         """The ``net`` record for training with ``hyper``.
@@ -433,22 +467,57 @@ class CPUBackend:
         n = data[4].shape[0]
         out = np.empty((n, int(self.layout.units[-1])), dtype=self.dtype)
         theta = prediction_parameters(theta, self.layout, self.norm_stats, self.norm_eps)
-        sums = np.zeros(self.n_threads)
+        if n == 1 and self._one_row_work is not None:  # no thread pool touched, no scratch pool
+            sums = np.zeros(1)
+            K.predict(data, _ROW_ZERO, theta, self.net_eval, self._one_row_work, out, sums)
+            return (out, bool(np.isfinite(sums[0]))) if return_finite else out
+        T = 1 if n <= 1 else self.n_threads  # one row: one workspace, whatever the thread count
+        sums = np.zeros(T)
         if n:
-            T = self.n_threads
             rows = prediction_chunk(n, T, _config.PREDICT_CHUNK_BYTES // self.dtype.itemsize)
             sizes = self._prediction_sizes(rows, T)
-            threads = self.prediction_threads(n)
+            threads = 1 if T == 1 else self.prediction_threads(n)
             with PREDICT_SCRATCH.borrow(sum(_aligned(s) for s in sizes), self.dtype) as scratch:
                 work = self._prediction_workspace(scratch, rows, sizes, T)
                 if threads > 1:
                     note_parallel()
-                with contextlib.nullcontext() if limited and threads == T else thread_limits(threads):
+                if (limited and threads == T) or (T == 1 and self.largest_layer() <= _config.BLAS_SERIAL_MNK):
+                    pools = contextlib.nullcontext()  # one row: one workspace, one loop iteration, a serial BLAS
+                elif threads == 1 and rows * self.largest_layer() <= _config.BLAS_SERIAL_MNK:
+                    pools = numba_threads(1)  # products this small run on one BLAS thread anyway
+                else:
+                    pools = thread_limits(threads)
+                with pools:
                     K.predict(data, np.arange(n, dtype=np.int64), theta, self.net_eval, work, out, sums)
         if return_finite:
             with np.errstate(over="ignore", invalid="ignore"):
                 return out, bool(np.isfinite(sums.sum()))
         return out
+
+    @property
+    def _one_row_work(self):
+        """The prediction workspace of one row (:meth:`_prediction_workspace`), kept per Python
+        thread and spec (so that two threads predicting at once never share one), or None where
+        the network's products are too large for a serial BLAS to be certain."""
+        kept = getattr(_ONE_ROW, "work", None)
+        if kept is None:
+            kept = _ONE_ROW.work = {}
+        work = kept.get(self.spec, _MISSING)
+        if work is _MISSING:
+            work = None
+            if self.largest_layer() <= _config.BLAS_SERIAL_MNK:
+                sizes = self._prediction_sizes(1, 1)
+                buf = np.empty(sum(_aligned(s) for s in sizes), dtype=self.dtype)
+                work = self._prediction_workspace(buf, 1, sizes, 1)
+            if len(kept) >= 64:
+                kept.clear()
+            kept[self.spec] = work
+        return work
+
+    def largest_layer(self):
+        """The largest ``n_in * n_out`` of the network's layers."""
+        units = self.layout.units
+        return int((units[:-1] * units[1:]).max())
 
     def prediction_threads(self, n):
         """Numba threads a prediction of ``n`` rows runs on: one where its multiply-adds

@@ -103,6 +103,8 @@ class NetworkSpec:
 
     def for_prediction(self):
         """This spec without what only training uses (dropout, clipping, frozen layers)."""
+        if not (self.dropout or self.clipping or self.frozen_layers):
+            return self
         return network_spec(self.layout, self.activation, self.output, self.loss, self.dtype, sparse=self.sparse)
 
 
