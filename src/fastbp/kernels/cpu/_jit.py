@@ -26,10 +26,10 @@ function, and *finalises* each library before its caller links it in:
 optimises the whole module (with every callee's module linked into it) and
 emits it as machine code.  The callers never run that machine code: they
 link the callee's LLVM module and optimise and emit it again inside their
-own.  So the training tree under :func:`~fastbp.kernels.cpu.epoch.run_epoch`
-was optimised and emitted once per level of calls above each kernel, and
-each parallel loop adds three levels of its own (the loop body, its gufunc
-wrapper and the parallel launcher).
+own.  Compiled that way, the training tree under
+:func:`~fastbp.kernels.cpu.epoch.run_epoch` is optimised and emitted once per
+level of calls above each kernel, and each parallel loop adds three levels of
+its own (the loop body, its gufunc wrapper and the parallel launcher).
 
 When ``_config.EMIT_ENTRIES_ONLY`` is on, every library made while compiling
 a fastbp kernel is a :class:`LazyLibrary`: finalising one links its callees'
@@ -40,14 +40,13 @@ all (Numba's ``no_compile``, as for its own internal functions), and so are
 parallel loops' bodies (:class:`_LinkedBodies`); inner kernels are not cached
 on disk, since the cached entries contain them.  Linking and
 per-function optimisation are unchanged; the entry's module is optimised
-once with the whole tree linked into it, where the tree used to be optimised
-once more at every level.  The models trained are the same (bit for bit on
-the digits data, float32 and float64, classifier and regressor, on the
-project machine; the test suite holds the two ways of compiling to the
-parity tolerance).  The cold first fit of a tiny classifier went from 12.98
-to 8.30 s (medians of four alternating pairs of fresh processes, 2-core AMD
-EPYC), and 7.07 -> 6.60 s more, in a faster hour, once the loop bodies went
-too (``benchmarks/README.md``).
+once, with the whole tree linked into it.  The models trained are the same
+(bit for bit on the digits data, float32 and float64, classifier and
+regressor; the test suite holds the two ways of compiling to the parity
+tolerance, and CI runs it both ways).  The cold first fit of a tiny
+classifier takes 8.3 s this way against 13.0 s the ordinary way (medians of
+four alternating pairs of fresh processes, 2-core AMD EPYC VM;
+``benchmarks/README.md``).
 
 This reaches into Numba's code-library classes (``numba.core.codegen``),
 which are not public API.  :data:`ENTRIES_ONLY_AVAILABLE` says whether the

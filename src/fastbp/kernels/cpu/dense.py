@@ -241,7 +241,7 @@ def forward_block(X, rows, theta, net, work, offsets):
     r"""Forward pass of a block of dense input rows ``X`` (a contiguous view, ``rows`` their
     indices), as :func:`forward` without the gather: prediction's chunks are
     consecutive rows of C-contiguous X, which the first product reads where
-    they are (W2 ``predict_proba``: the copy was 5 M values of X per call).
+    they are (for W2's ``predict_proba`` a gather would copy 5 M values of X per call).
     """
     units = net.units
     n = X.shape[0]

@@ -14,9 +14,9 @@ applies the optimizer step.  Two parallel regions per mini-batch, no atomics,
 the same result for the same thread count.
 
 Compile time shaped two choices here: :func:`run_epoch` holds its parallel
-loop itself instead of calling :func:`block_pass` (Numba optimises and emits
-the whole training tree again at every level of calls above it, and a level
-fewer measured 2.3 s less on a cold first fit), and the extensions of
+loop itself instead of calling :func:`block_pass` (without entries-only
+compilation Numba optimises and emits the whole training tree again at every
+level of calls above it: a level more costs 2.3 s of a cold first fit), and the extensions of
 scikit-learn's MLP are compiled only for fits that use them
 (:class:`fastbp.kernels.cpu.dense.Net`).
 """
@@ -321,16 +321,16 @@ def predict(data, rows, theta, net, work, out, sums):
     their total is finite only if every value of X is, which is the caller's
     test for NaN and infinity (an overflow of finite values sends it to the
     full check), made on each chunk just before the first product reads the
-    same rows from cache, instead of in a pass of its own over X: W2's
-    ``predict_proba`` 30.4 -> 28.1 ms (medians of three alternating
+    same rows from cache, instead of in a pass of its own over X (W2's
+    ``predict_proba``: 28.1 against 30.4 ms, medians of three alternating
     processes).  Sparse input leaves them 0.
 
     Dense X is C-contiguous, so a chunk's rows are a contiguous block of it,
     which the first product reads in place (:func:`forward_block`; training's
-    gather into the workspace is for shuffled mini-batches): W2 36.9 -> 35.7
-    ms together with even chunks (the medians of six alternating processes on
-    the AMD EPYC, see ``fastbp.backends.cpu.prediction_chunk``; the same
-    probabilities bit for bit without the latter).  Sparse rows are multiplied
+    gather into the workspace is for shuffled mini-batches): W2 35.7 against
+    36.9 ms with a gather, together with even chunks (medians of six
+    alternating processes, AMD EPYC VM, see
+    ``fastbp.backends.cpu.prediction_chunk``).  Sparse rows are multiplied
     straight from CSR.
 
     Thread slot ``t`` handles chunks ``t, t + T, t + 2T, ...`` with its own

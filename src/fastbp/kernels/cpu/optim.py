@@ -44,9 +44,9 @@ def thread_norms(t, theta, net, sums):
     Each thread of a pass sums its own block of the weights inside the pass's
     parallel region, so the penalty's norms cost no parallel region (nor
     compilation) of their own, and their order is fixed by the thread count.
-    (Summing them in the step's parallel loop instead was tried: the reductions
-    kept LLVM from unswitching that loop on the solver code, and the step no
-    longer vectorised, 13 -> 28 us per W4 step on one thread.)
+    (Summed in the step's parallel loop instead, the reductions keep LLVM from
+    unswitching that loop on the solver code, and the step does not
+    vectorise: 28 against 13 us per W4 step on one thread.)
     """
     n_threads = sums.shape[0]
     n_coef = net.b_off[0]
