@@ -58,3 +58,24 @@ def test_first_fit_reports_cold_warm_and_sklearn():
     # The warm process loads what the cold one compiled into the same cache folder.
     assert times["fastbp warm"] < times["fastbp cold"]
     assert re.search(r"warm fastbp / sklearn: [0-9.]+x in process", out)
+
+
+@pytest.mark.slow
+def test_latency_reports_every_runner_for_one_and_a_thousand_rows():
+    out = run_module("benchmarks.latency", "--repeats", "1", "--calls", "20")
+    header = re.search(r"^ +rows +(.*?) +sklearn / each$", out, re.M)
+    assert header, out
+    runners = header.group(1).split()
+    assert {"fastbp", "sklearn"} <= set(runners)
+    for rows in (1, 1000):
+        row = re.search(rf"^ +{rows}((?: +[0-9.]+){{{len(runners)}}}) +fastbp ([0-9.]+)x", out, re.M)
+        assert row, out
+        assert all(float(v) > 0 for v in row.group(1).split())
+
+
+@pytest.mark.slow
+def test_frozen_reports_each_setting():
+    out = run_module("benchmarks.frozen", "--repeats", "1", "--epochs", "1", "--scale", "0.02")
+    for k in (0, 1, 2):
+        row = re.search(rf"frozen_layers={k}: +([0-9.]+) ms +\(([0-9.]+)x of none frozen", out)
+        assert row and float(row.group(1)) > 0, out
