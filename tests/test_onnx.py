@@ -44,10 +44,6 @@ def test_every_activation_in_a_pipeline(digits, activation, dtype):
     X = X.astype(dtype)
     pipe = fit(make_pipeline(StandardScaler(), BackpropClassifier(hidden_layer_sizes=(24, 12), activation=activation,
                                                                   max_iter=8, random_state=0)), X, y)
-    if dtype == np.float64 and activation == "gelu":
-        with pytest.raises(ValueError, match="activation='gelu' exports to float graphs only"):
-            skl2onnx.to_onnx(pipe, X[:1], options={"zipmap": False})
-        return
     onx = skl2onnx.to_onnx(pipe, X[:1], options={"zipmap": False})
     labels, proba = run(onx, X)
     np.testing.assert_array_equal(labels, pipe.predict(X))
@@ -117,6 +113,20 @@ def test_batch_norm_is_folded(digits, dtype):
     labels, proba = run(skl2onnx.to_onnx(clf, X[:1], options={"zipmap": False}), X)
     np.testing.assert_array_equal(labels, clf.predict(X))
     np.testing.assert_allclose(proba, clf.predict_proba(X), **TOL[dtype])
+
+
+def test_double_erf_series_against_scipy():
+    """The double graph's erf (a series: onnxruntime has no double Erf) against SciPy's."""
+    from scipy.special import erf
+
+    clf = fit(BackpropClassifier(hidden_layer_sizes=(1,), activation="gelu", max_iter=1, random_state=0),
+              np.zeros((4, 1)), np.arange(4) % 2)
+    clf.coefs_ = [np.ones((1, 1)), np.ones((1, 1))]
+    clf.intercepts_ = [np.zeros(1), np.zeros(1)]
+    z = np.linspace(-12, 12, 20001).reshape(-1, 1)
+    _, proba = run(skl2onnx.to_onnx(clf, z[:1], options={"zipmap": False}), z)
+    gelu = 0.5 * z * (1 + erf(z / np.sqrt(2)))  # the hidden unit; the output is its logistic
+    np.testing.assert_allclose(proba[:, 1:], 1 / (1 + np.exp(-gelu)), rtol=1e-13, atol=1e-15)
 
 
 def test_float_labels_export_as_integers_and_unfitted_models_are_refused(digits):
