@@ -65,10 +65,6 @@ def thread_rows(rows, t, n_threads):
     return rows[t * n // n_threads : (t + 1) * n // n_threads]
 
 
-#: Stage code of the loss and output delta (shared with :mod:`fastbp.kernels.cpu.norm`).
-LOSS_STAGE = 5
-
-
 @kernel
 def loss_and_delta(t, data, own, sums, net, w, offsets, hyper):
     """Loss and weight sums of the rows ``own`` into ``sums[t]``, and their output delta.

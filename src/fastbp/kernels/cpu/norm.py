@@ -2,8 +2,11 @@ r"""Training with batch-normalised hidden layers, CPU.
 
 The formulas are those of :mod:`fastbp.nn.norm`.  A normalised layer needs
 the statistics of the whole mini-batch before any row can go on, so the pass
-here runs layer by layer: each stage is one parallel loop over the threads'
-blocks of rows (the blocks of :func:`fastbp.kernels.cpu.epoch.block_pass`),
+here runs layer by layer: each stage is a small kernel for one thread's rows
+(a ``*_stage`` function, built on the per-layer functions of
+:mod:`fastbp.kernels.cpu.dense` that the plain pass uses too) run in one
+parallel loop over the threads' blocks of rows (its ``*_pass`` function; the
+blocks of :func:`fastbp.kernels.cpu.epoch.block_pass`),
 and between stages the per-thread column sums are reduced in thread order
 (deterministic, no atomics).  Per normalised layer the forward pass has three
 stages (product and column sums; squared deviations; normalise and activate)
@@ -37,7 +40,6 @@ from fastbp.kernels.cpu.dense import (
     propagate,
 )
 from fastbp.kernels.cpu.epoch import (
-    LOSS_STAGE,
     N_SUMS,
     finish_batch,
     loss_and_delta,
@@ -55,16 +57,6 @@ inv_std = inline(norm_math.inv_std)
 normalised_grad = inline(norm_math.normalised_grad)
 running_update = inline(norm_math.running_update)
 
-# Stages of the layer-by-layer pass (LOSS_STAGE comes from the epoch module).
-# Callers pass them as ``np.int64(code)``: a bare constant reaches the callee
-# as a literal type, and Numba would compile the parallel stage once per code.
-LINEAR = 0
-VARIANCE = 1
-NORMALISE = 2
-GRADS = 3
-NORM_GRAD = 4
-
-
 @kernel
 def first_unit(units, l):
     """Index of hidden layer ``l``'s first unit among all hidden units."""
@@ -80,101 +72,186 @@ def is_normalised(net, l):
     return l < net.units.shape[0] - 2
 
 
+# Every stage of a pass takes the same arguments: the layer ``l``, the thread ``t``,
+# ``data``, ``net``, ``work``, ``norm`` and ``state = (rows, theta, parts, sums, hyper)``
+# (flat tuples: a parallel region cannot take a record that holds tuples).
+
+
 @kernel
-def stage_thread(stage, l, t, data, rows, theta, parts, sums, net, work, norm, hyper):
-    """Thread ``t``'s share of ``stage`` for layer ``l`` (see the module docstring)."""
-    units = net.units
-    g_off, stats, col, xhat = norm
-    n_threads = parts.shape[0]
-    own = thread_rows(rows, t, n_threads)
-    m = own.shape[0]
-    width = units[l + 1]
-    if stage == LOSS_STAGE:
-        thread_norms(t, theta, net, sums)
-    if m == 0:
-        col[t, :] = 0.0
-        if stage == LOSS_STAGE:
-            sums[t, 0] = 0.0
-            sums[t, 1] = 0.0
-            parts[t, :] = 0.0
+def thread_share(t, net, work, state):
+    """Thread ``t``'s block of the pass's rows, its workspace and the layer offsets in it."""
+    own = thread_rows(state[0], t, state[2].shape[0])
+    return own, thread_work(work, t), layer_offsets(net.units, own.shape[0])
+
+
+@kernel
+def linear_stage(l, t, data, net, work, norm, state):
+    """Layer ``l``'s product; for a normalised layer the weighted column sums of thread ``t``'s
+    rows into ``col[t]`` (the batch mean's numerator), else bias and activation."""
+    own, w, offsets = thread_share(t, net, work, state)
+    theta, col = state[1], norm[2]
+    width = net.units[l + 1]
+    col[t, :] = 0.0
+    if own.shape[0] == 0:
         return
-    w = thread_work(work, t)
-    offsets = layer_offsets(units, m)
-    h = first_unit(units, l)
-    if stage == LINEAR:
-        Z = linear(data, own, theta, net, w, offsets, l)
-        if is_normalised(net, l):
-            for j in range(width):
-                col[t, j] = 0.0
-            for i in range(m):
-                wi = data[5][own[i]]
-                for j in range(width):
-                    col[t, j] += wi * Z[i, j]
-        else:
-            activate(own, theta[net.b_off[l] : net.b_off[l] + width], net, w, offsets, l)
-    elif stage == VARIANCE:
-        Z = block(w[0], offsets, l + 1, m, width)
-        for j in range(width):
-            col[t, j] = 0.0
-        for i in range(m):
+    Z = linear(data, own, theta, net, w, offsets, l)
+    if is_normalised(net, l):
+        for i in range(own.shape[0]):
             wi = data[5][own[i]]
             for j in range(width):
-                d = Z[i, j] - stats[MEAN, h + j]
-                col[t, j] += wi * (d * d)
-    elif stage == NORMALISE:
-        Z = block(w[0], offsets, l + 1, m, width)
-        Xh = block(xhat[t], offsets, l + 1, m, width)
-        gamma = theta[g_off[l] : g_off[l] + width]
-        mean = stats[MEAN, h : h + width].astype(theta.dtype)
-        inv = np.empty(width, dtype=theta.dtype)
+                col[t, j] += wi * Z[i, j]
+    else:
+        activate(own, theta[net.b_off[l] : net.b_off[l] + width], net, w, offsets, l)
+
+
+@kernel
+def variance_stage(l, t, data, net, work, norm, state):
+    """Weighted squared deviations from the batch mean of layer ``l``, thread ``t``'s rows, into ``col[t]``."""
+    own, w, offsets = thread_share(t, net, work, state)
+    stats, col = norm[1], norm[2]
+    width = net.units[l + 1]
+    h = first_unit(net.units, l)
+    col[t, :] = 0.0
+    Z = block(w[0], offsets, l + 1, own.shape[0], width)
+    for i in range(own.shape[0]):
+        wi = data[5][own[i]]
         for j in range(width):
-            inv[j] = inv_std(stats[VAR, h + j], hyper[O.H_BN_EPSILON])
-        for i in range(m):
-            for j in range(width):
-                x = (Z[i, j] - mean[j]) * inv[j]
-                Xh[i, j] = x
-                Z[i, j] = gamma[j] * x
-        activate(own, theta[g_off[l] + width : g_off[l] + 2 * width], net, w, offsets, l)
-    elif stage == LOSS_STAGE:
-        loss_and_delta(t, data, own, sums, net, w, offsets, hyper)
-    elif stage == GRADS:
-        layer_grads(data, own, parts[t], net, w, offsets, l)
-        if is_normalised(net, l):  # the shift replaces the bias: its gradient is 0
-            parts[t, net.b_off[l] : net.b_off[l] + width] = 0.0
-        if l > net.trainable[0]:  # the layer below trains
-            propagate(own, theta, net, w, offsets, l)
-            k = l - 1  # the layer below is hidden, hence normalised: sums of g and g * xhat
-            below = units[l]
-            G = block(w[1], offsets, l, m, below)
-            Xh = block(xhat[t], offsets, l, m, below)
-            g_gamma = parts[t, g_off[k] : g_off[k] + below]
-            g_beta = parts[t, g_off[k] + below : g_off[k] + 2 * below]
-            g_gamma[:] = 0.0
-            g_beta[:] = 0.0
-            for i in range(m):
-                for j in range(below):
-                    g_beta[j] += G[i, j]
-                    g_gamma[j] += G[i, j] * Xh[i, j]
-    elif stage == NORM_GRAD:
-        G = block(w[1], offsets, l + 1, m, width)
-        Xh = block(xhat[t], offsets, l + 1, m, width)
-        gamma = theta[g_off[l] : g_off[l] + width]
-        scale = np.empty(width, dtype=theta.dtype)
-        mean_g = stats[MEAN_G, h : h + width].astype(theta.dtype)
-        mean_gx = stats[MEAN_GX, h : h + width].astype(theta.dtype)
+            d = Z[i, j] - stats[MEAN, h + j]
+            col[t, j] += wi * (d * d)
+
+
+@kernel
+def normalise_stage(l, t, data, net, work, norm, state):
+    r"""Normalise layer ``l`` with the batch statistics (:math:`\hat x` kept), then scale,
+    shift and activate it."""
+    own, w, offsets = thread_share(t, net, work, state)
+    m = own.shape[0]
+    if m == 0:
+        return
+    g_off, stats, xhat = norm[0], norm[1], norm[3]
+    theta = state[1]
+    width = net.units[l + 1]
+    h = first_unit(net.units, l)
+    Z = block(w[0], offsets, l + 1, m, width)
+    Xh = block(xhat[t], offsets, l + 1, m, width)
+    gamma = theta[g_off[l] : g_off[l] + width]
+    mean = stats[MEAN, h : h + width].astype(theta.dtype)
+    inv = np.empty(width, dtype=theta.dtype)
+    for j in range(width):
+        inv[j] = inv_std(stats[VAR, h + j], state[4][O.H_BN_EPSILON])
+    for i in range(m):
         for j in range(width):
-            scale[j] = gamma[j] * inv_std(stats[VAR, h + j], hyper[O.H_BN_EPSILON])
+            x = (Z[i, j] - mean[j]) * inv[j]
+            Xh[i, j] = x
+            Z[i, j] = gamma[j] * x
+    activate(own, theta[g_off[l] + width : g_off[l] + 2 * width], net, w, offsets, l)
+
+
+@kernel
+def loss_stage(l, t, data, net, work, norm, state):
+    """Loss, weight and weight-norm sums of thread ``t``'s rows into ``sums[t]``, and their
+    output delta (``l`` is the output layer)."""
+    own, w, offsets = thread_share(t, net, work, state)
+    theta, parts, sums = state[1], state[2], state[3]
+    thread_norms(t, theta, net, sums)
+    if own.shape[0] == 0:
+        sums[t, 0] = 0.0
+        sums[t, 1] = 0.0
+        parts[t, :] = 0.0
+        return
+    loss_and_delta(t, data, own, sums, net, w, offsets, state[4])
+
+
+@kernel
+def grads_stage(l, t, data, net, work, norm, state):
+    r"""Layer ``l``'s raw gradient from thread ``t``'s rows and, where the layer below trains,
+    its delta and the sums of :math:`g` and :math:`g \hat x` of that (normalised) layer."""
+    own, w, offsets = thread_share(t, net, work, state)
+    m = own.shape[0]
+    if m == 0:
+        return
+    parts, g_off, xhat = state[2], norm[0], norm[3]
+    layer_grads(data, own, parts[t], net, w, offsets, l)
+    if is_normalised(net, l):  # the shift replaces the bias: its gradient is 0
+        parts[t, net.b_off[l] : net.b_off[l] + net.units[l + 1]] = 0.0
+    if l > net.trainable[0]:  # the layer below trains
+        propagate(own, state[1], net, w, offsets, l)
+        k = l - 1  # the layer below is hidden, hence normalised: sums of g and g * xhat
+        below = net.units[l]
+        G = block(w[1], offsets, l, m, below)
+        Xh = block(xhat[t], offsets, l, m, below)
+        g_gamma = parts[t, g_off[k] : g_off[k] + below]
+        g_beta = parts[t, g_off[k] + below : g_off[k] + 2 * below]
+        g_gamma[:] = 0.0
+        g_beta[:] = 0.0
         for i in range(m):
-            wi = data[5][own[i]]
-            for j in range(width):
-                G[i, j] = normalised_grad(G[i, j], Xh[i, j], scale[j], wi * mean_g[j], wi * mean_gx[j])
+            for j in range(below):
+                g_beta[j] += G[i, j]
+                g_gamma[j] += G[i, j] * Xh[i, j]
+
+
+@kernel
+def norm_grad_stage(l, t, data, net, work, norm, state):
+    """The delta of normalised layer ``l`` through its batch statistics
+    (:func:`fastbp.nn.norm.normalised_grad`)."""
+    own, w, offsets = thread_share(t, net, work, state)
+    m = own.shape[0]
+    if m == 0:
+        return
+    g_off, stats, xhat = norm[0], norm[1], norm[3]
+    theta = state[1]
+    width = net.units[l + 1]
+    h = first_unit(net.units, l)
+    G = block(w[1], offsets, l + 1, m, width)
+    Xh = block(xhat[t], offsets, l + 1, m, width)
+    gamma = theta[g_off[l] : g_off[l] + width]
+    scale = np.empty(width, dtype=theta.dtype)
+    mean_g = stats[MEAN_G, h : h + width].astype(theta.dtype)
+    mean_gx = stats[MEAN_GX, h : h + width].astype(theta.dtype)
+    for j in range(width):
+        scale[j] = gamma[j] * inv_std(stats[VAR, h + j], state[4][O.H_BN_EPSILON])
+    for i in range(m):
+        wi = data[5][own[i]]
+        for j in range(width):
+            G[i, j] = normalised_grad(G[i, j], Xh[i, j], scale[j], wi * mean_g[j], wi * mean_gx[j])
+
+
+# One parallel region per stage over the threads' blocks of rows: the stages run one
+# after the other, each needing what the one before reduced.
+@parallel_kernel
+def linear_pass(l, data, net, work, norm, state):
+    for t in numba.prange(state[2].shape[0]):
+        linear_stage(l, np.int64(t), data, net, work, norm, state)
 
 
 @parallel_kernel
-def stage_pass(stage, l, data, rows, theta, parts, sums, net, work, norm, hyper):
-    """One stage for every thread's block of rows: one parallel region."""
-    for t in numba.prange(parts.shape[0]):
-        stage_thread(stage, l, np.int64(t), data, rows, theta, parts, sums, net, work, norm, hyper)
+def variance_pass(l, data, net, work, norm, state):
+    for t in numba.prange(state[2].shape[0]):
+        variance_stage(l, np.int64(t), data, net, work, norm, state)
+
+
+@parallel_kernel
+def normalise_pass(l, data, net, work, norm, state):
+    for t in numba.prange(state[2].shape[0]):
+        normalise_stage(l, np.int64(t), data, net, work, norm, state)
+
+
+@parallel_kernel
+def loss_pass(l, data, net, work, norm, state):
+    for t in numba.prange(state[2].shape[0]):
+        loss_stage(l, np.int64(t), data, net, work, norm, state)
+
+
+@parallel_kernel
+def grads_pass(l, data, net, work, norm, state):
+    for t in numba.prange(state[2].shape[0]):
+        grads_stage(l, np.int64(t), data, net, work, norm, state)
+
+
+@parallel_kernel
+def norm_grad_pass(l, data, net, work, norm, state):
+    for t in numba.prange(state[2].shape[0]):
+        norm_grad_stage(l, np.int64(t), data, net, work, norm, state)
 
 
 @kernel
@@ -198,6 +275,7 @@ def normed_pass(data, rows, theta, parts, sums, net, work, norm, hyper, train):
     """
     units = net.units
     g_off, stats, col = norm[0], norm[1], norm[2]
+    state = (rows, theta, parts, sums, hyper)
     n_layers = units.shape[0] - 1
     n = rows.shape[0]
     momentum = hyper[O.H_BN_MOMENTUM]
@@ -206,27 +284,27 @@ def normed_pass(data, rows, theta, parts, sums, net, work, norm, hyper, train):
         w_sum += data[5][rows[i]]
     inv_w = 1.0 / w_sum if w_sum > 0.0 else 0.0  # no weight: statistics 0, nothing learned either
     update_running = train and n > 1 and w_sum > 0.0
+    frozen = net.trainable[0]
     for l in range(n_layers):
-        stage_pass(np.int64(LINEAR), l, data, rows, theta, parts, sums, net, work, norm, hyper)
+        linear_pass(l, data, net, work, norm, state)
         if is_normalised(net, l):
             width = units[l + 1]
             h = first_unit(units, l)
             total = column_totals(col, width)
             for j in range(width):
                 stats[MEAN, h + j] = total[j] * inv_w
-            stage_pass(np.int64(VARIANCE), l, data, rows, theta, parts, sums, net, work, norm, hyper)
+            variance_pass(l, data, net, work, norm, state)
             total = column_totals(col, width)
             for j in range(width):
                 var = total[j] * inv_w
                 stats[VAR, h + j] = var
-                if update_running and l >= net.trainable[0]:  # a frozen layer's statistics stay
+                if update_running and l >= frozen:  # a frozen layer's statistics stay
                     stats[RUN_MEAN, h + j] = running_update(stats[RUN_MEAN, h + j], stats[MEAN, h + j], momentum)
                     stats[RUN_VAR, h + j] = running_update(stats[RUN_VAR, h + j], var, momentum)
-            stage_pass(np.int64(NORMALISE), l, data, rows, theta, parts, sums, net, work, norm, hyper)
-    stage_pass(np.int64(LOSS_STAGE), n_layers - 1, data, rows, theta, parts, sums, net, work, norm, hyper)
-    frozen = net.trainable[0]
+            normalise_pass(l, data, net, work, norm, state)
+    loss_pass(n_layers - 1, data, net, work, norm, state)
     for l in range(n_layers - 1, frozen - 1, -1):
-        stage_pass(np.int64(GRADS), l, data, rows, theta, parts, sums, net, work, norm, hyper)
+        grads_pass(l, data, net, work, norm, state)
         if l > frozen:
             k = l - 1
             width = units[l]
@@ -239,7 +317,7 @@ def normed_pass(data, rows, theta, parts, sums, net, work, norm, hyper, train):
                     gx_sum += parts[t, g_off[k] + j]
                 stats[MEAN_G, h + j] = g_sum * inv_w
                 stats[MEAN_GX, h + j] = gx_sum * inv_w
-            stage_pass(np.int64(NORM_GRAD), k, data, rows, theta, parts, sums, net, work, norm, hyper)
+            norm_grad_pass(k, data, net, work, norm, state)
 
 
 @entry
