@@ -256,3 +256,42 @@ def test_frozen_layers_stay_bit_identical_and_agree_with_cpu(solver, batch_norm)
                 assert getattr(model, name)[0].tobytes() == getattr(source, name)[0].tobytes(), name
     assert not np.array_equal(gpu.coefs_[1], source.coefs_[1])
     assert_fits_agree(cpu, gpu, np.float64)
+
+
+@pytest.mark.parametrize("hidden,expected", [((4,), 13), ((4, 3), 19)])
+def test_kernel_launches_per_mini_batch_on_the_step_by_step_path(monkeypatch, hidden, expected):
+    """The step-by-step executor launches a fixed number of kernels per mini-batch (dense, Adam,
+    no extension): the figure kernel fusion is to bring down, counted here so that it shows."""
+    import os
+
+    if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
+        pytest.skip("counts launches through the simulator's kernel objects")
+    import numba.cuda.simulator.kernel as sim
+
+    from fastbp.backends import cuda as backend
+
+    count = [0]
+    launch = sim.FakeCUDAKernel.__call__
+
+    def counted(self, *args):
+        if not self._device:
+            count[0] += 1
+        return launch(self, *args)
+
+    per_epoch = []
+    epoch = backend.CUDASession.epoch
+
+    def counted_epoch(self, order, rng_state, hyper):
+        before = count[0]
+        loss = epoch(self, order, rng_state, hyper)
+        per_epoch.append(count[0] - before)
+        return loss
+
+    monkeypatch.setattr(sim.FakeCUDAKernel, "__call__", counted)
+    monkeypatch.setattr(backend.CUDASession, "epoch", counted_epoch)
+    X = np.random.RandomState(0).rand(24, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        BackpropClassifier(hidden_layer_sizes=hidden, max_iter=2, batch_size=8, shuffle=False, random_state=0,
+                           device="cuda").fit(X, np.arange(24) % 3)
+    assert per_epoch == [3 * expected] * 2  # three mini-batches an epoch

@@ -217,7 +217,9 @@ def norm_grad_stage(l, t, data, net, work, norm, state):
 
 
 # One parallel region per stage over the threads' blocks of rows: the stages run one
-# after the other, each needing what the one before reduced.
+# after the other, each needing what the one before reduced.  The six loops are written
+# out on purpose: one loop taking the stage as a function would be compiled once per
+# function passed anyway, and one taking a stage code would need a ladder of codes.
 @parallel_kernel
 def linear_pass(l, data, net, work, norm, state):
     for t in numba.prange(state[2].shape[0]):
