@@ -19,7 +19,7 @@ import numpy as np
 
 from fastbp import _config
 from fastbp import optim as O
-from fastbp.nn.activations import NEEDS_Z, SOFTMAX
+from fastbp.nn.activations import NEEDS_Z
 from fastbp.nn.losses import SQUARED_ERROR
 from fastbp.nn.norm import MEAN, RUN_MEAN, RUN_VAR, VAR, prediction_parameters
 
@@ -169,102 +169,19 @@ class CUDABackend:
         }
 
     # ------------------------------------------------------------- kernels
-    def _matmul(self, A, B, C, rows, use_rows, trans_a, trans_b):
-        T = _config.CUDA_TILE
-        M, N = C.shape
-        grid = (max(1, -(-N // T)), max(1, -(-M // T)))
-        self.K_dense.matmul_kernels[self.dtype][grid, (T, T)](A, B, C, rows, use_rows, trans_a, trans_b)
+    def plan(self):
+        """What the layer loops of :mod:`fastbp.kernels.cuda.dense` read of this network
+        (:class:`~fastbp.kernels.cuda.dense.Plan`), for the current mini-batch step."""
+        return self.K_dense.Plan(self.codes, tuple(self.dropout), self.seed, self.step, self.spec.frozen_layers,
+                                 self.dtype)
 
     def forward(self, d_data, rows, n, Ws, bs, work, train=False, norm=None):
-        """Forward pass of the ``n`` samples ``rows`` (device array); returns the output block.
-
-        ``train`` applies dropout (with the masks of mini-batch ``self.step``);
-        ``norm`` (from :meth:`_norm`) normalises the hidden layers with the
-        batch's statistics.
-        """
-        hidden, out_code = self.codes[0], self.codes[1]
-        X, x_data, x_indices, x_indptr = d_data[0], d_data[1], d_data[2], d_data[3]
-        sparse = x_indptr.shape[0] > 0
-        L = len(Ws)
-        for l in range(L):
-            Z = work["acts"][l][:n]
-            if l == 0:
-                if sparse:
-                    self.K_dense.csr_dot_kernel[_blocks(Z.size), _config.CUDA_THREADS](
-                        x_data, x_indices, x_indptr, rows, Ws[0], Z
-                    )
-                else:
-                    self._matmul(X, Ws[0], Z, rows, True, False, False)
-            else:
-                self._matmul(work["acts"][l - 1][:n], Ws[l], Z, rows, False, False, False)
-            code = out_code if l == L - 1 else hidden
-            bias = bs[l]
-            if norm is not None and l < L - 1:
-                threads, h = _config.CUDA_THREADS, norm["first"][l]
-                self.K_norm.batch_stats_kernel[_blocks(Z.shape[1]), threads](  # a frozen layer's statistics stay
-                    Z, rows, d_data[5], norm["stats"], h, norm["momentum"], norm["train"] and l >= self.spec.frozen_layers
-                )
-                self.K_norm.normalise_kernel[_blocks(Z.size), threads](
-                    Z, work["xhat"][l][:n], norm["gammas"][l], norm["stats"], h, norm["eps"]
-                )
-                bias = norm["betas"][l]
-            if code == SOFTMAX:
-                self.K_act.softmax_kernel[_blocks(n), _config.CUDA_THREADS](Z, bias)
-            else:
-                keep = code in NEEDS_Z
-                pre = work["pre"][l][:n] if keep else work["pre"][l]
-                self.K_act.bias_activate_kernel[_blocks(Z.size), _config.CUDA_THREADS](Z, bias, code, pre, keep)
-            if train and l < L - 1 and self.dropout[l] > 0:
-                self.K_act.dropout_kernel[_blocks(Z.size), _config.CUDA_THREADS](
-                    Z, rows, self.seed, self.step, l, self.dropout[l]
-                )
-        return work["acts"][L - 1][:n]
+        """:func:`fastbp.kernels.cuda.dense.forward` of this network (dropout at step ``self.step``)."""
+        return self.K_dense.forward(self.plan(), d_data, rows, n, (Ws, bs), work, train, norm)
 
     def backward(self, d_data, rows, n, Ws, gWs, gbs, work, norm=None):
-        """Backward pass from the output delta in ``work['deltas'][-1]``; raw gradients
-        (through the batch statistics of normalised hidden layers with ``norm``)."""
-        X, x_data, x_indices, x_indptr = d_data[0], d_data[1], d_data[2], d_data[3]
-        sparse = x_indptr.shape[0] > 0
-        threads = _config.CUDA_THREADS
-        frozen = self.spec.frozen_layers  # the first layers do not train: no gradient, no delta below
-        for l in range(len(Ws) - 1, frozen - 1, -1):
-            D = work["deltas"][l][:n]
-            if l == 0:
-                if sparse:
-                    G = gWs[0].reshape(gWs[0].size)
-                    self.K_dense.fill_kernel[_blocks(G.size), threads](G, 0.0)
-                    self.K_dense.csr_tdot_kernel[_blocks(D.size), threads](x_data, x_indices, x_indptr, rows, D, gWs[0])
-                else:
-                    self._matmul(X, D, gWs[0], rows, True, True, False)
-            else:
-                self._matmul(work["acts"][l - 1][:n], D, gWs[l], rows, False, True, False)
-            if norm is not None and l < len(Ws) - 1:  # the shift replaces the bias: its gradient is 0
-                self.K_dense.fill_kernel[_blocks(D.shape[1]), threads](gbs[l], 0.0)
-            else:
-                self.K_dense.colsum_kernel[_blocks(D.shape[1]), threads](D, gbs[l])
-            if l > frozen:
-                D_prev = work["deltas"][l - 1][:n]
-                self._matmul(D, Ws[l], D_prev, rows, False, False, True)
-                use_pre = self.codes[0] in NEEDS_Z
-                pre = work["pre"][l - 1][:n] if use_pre else work["pre"][l - 1]
-                if self.dropout[l - 1] > 0:
-                    self.K_act.dropout_grad_kernel[_blocks(D_prev.size), threads](
-                        work["acts"][l - 1][:n], pre, D_prev, self.codes[0], use_pre, rows,
-                        self.seed, self.step, l - 1, self.dropout[l - 1],
-                    )
-                else:
-                    self.K_act.multiply_grad_kernel[_blocks(D_prev.size), threads](
-                        work["acts"][l - 1][:n], pre, D_prev, self.codes[0], use_pre
-                    )
-                if norm is not None:
-                    k, h = l - 1, norm["first"][l - 1]
-                    xhat = work["xhat"][k][:n]
-                    self.K_norm.norm_grad_sums_kernel[_blocks(D_prev.shape[1]), threads](
-                        D_prev, xhat, rows, d_data[5], norm["g_gammas"][k], norm["g_betas"][k], norm["stats"], h
-                    )
-                    self.K_norm.norm_grad_kernel[_blocks(D_prev.size), threads](
-                        D_prev, xhat, rows, d_data[5], norm["gammas"][k], norm["stats"], h, norm["eps"]
-                    )
+        """:func:`fastbp.kernels.cuda.dense.backward` of this network."""
+        self.K_dense.backward(self.plan(), d_data, rows, n, (Ws, gWs, gbs), work, norm)
 
     def loss_and_delta(self, d_data, rows, n, P, work, hyper, d_theta, sums):
         threads = _config.CUDA_THREADS

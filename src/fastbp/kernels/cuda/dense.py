@@ -3,12 +3,26 @@
 One shared-memory tiled matrix product serves the three products of
 backpropagation through its ``trans_a`` / ``trans_b`` flags, and gathers the
 mini-batch rows of X through ``rows`` (no gathered copy of X is made).
+:func:`forward` and :func:`backward`, under the CPU twins' names, are the layer
+loops: host functions that launch this module's kernels and those of
+:mod:`~fastbp.kernels.cuda.activations` and :mod:`~fastbp.kernels.cuda.norm`,
+one layer after the other.
 """
+
+import collections
 
 import numpy as np
 from numba import cuda, float32, float64
 
 from fastbp import _config
+from fastbp.kernels.cuda import activations as K_act
+from fastbp.kernels.cuda import norm as K_norm
+from fastbp.nn.activations import NEEDS_Z, SOFTMAX
+
+#: What the layer loops read of a network: ``codes`` (hidden, output, loss), the dropout
+#: rate of each hidden layer, the masks' ``seed`` and mini-batch ``step``, the number of
+#: ``frozen`` layers from the input side, and the working ``dtype``.
+Plan = collections.namedtuple("Plan", ["codes", "dropout", "seed", "step", "frozen", "dtype"])
 
 _TILE = _config.CUDA_TILE
 
@@ -115,3 +129,113 @@ def fill_kernel(a, value):
     k = cuda.grid(1)
     if k < a.shape[0]:
         a[k] = value
+
+
+def _blocks(n):
+    return max(1, -(-n // _config.CUDA_THREADS))
+
+
+def matmul(plan, A, B, C, rows, use_rows, trans_a, trans_b):
+    """Launch the tiled product ``C = op(A) @ op(B)`` (:func:`matmul_kernel`) over ``C``."""
+    T = _config.CUDA_TILE
+    M, N = C.shape
+    grid = (max(1, -(-N // T)), max(1, -(-M // T)))
+    matmul_kernels[np.dtype(plan.dtype)][grid, (T, T)](A, B, C, rows, use_rows, trans_a, trans_b)
+
+
+def forward(plan, d_data, rows, n, params, work, train=False, norm=None):
+    r"""Forward pass of the ``n`` samples ``rows`` (a device array); returns the output block.
+
+    For each layer :math:`A_{l+1} = f_l(A_l W_l + b_l)`, ``params = (Ws, bs)``
+    the per-layer device views.  ``train`` applies dropout (the masks of
+    ``plan.step``); ``norm`` (the backend's batch-norm context) normalises the
+    hidden layers with the batch's statistics, and updates the running ones of
+    the layers that train.
+    """
+    Ws, bs = params
+    hidden, out_code = plan.codes[0], plan.codes[1]
+    X, x_data, x_indices, x_indptr = d_data[0], d_data[1], d_data[2], d_data[3]
+    sparse = x_indptr.shape[0] > 0
+    threads = _config.CUDA_THREADS
+    L = len(Ws)
+    for l in range(L):
+        Z = work["acts"][l][:n]
+        if l == 0:
+            if sparse:
+                csr_dot_kernel[_blocks(Z.size), threads](x_data, x_indices, x_indptr, rows, Ws[0], Z)
+            else:
+                matmul(plan, X, Ws[0], Z, rows, True, False, False)
+        else:
+            matmul(plan, work["acts"][l - 1][:n], Ws[l], Z, rows, False, False, False)
+        code = out_code if l == L - 1 else hidden
+        bias = bs[l]
+        if norm is not None and l < L - 1:
+            h = norm["first"][l]
+            K_norm.batch_stats_kernel[_blocks(Z.shape[1]), threads](  # a frozen layer's statistics stay
+                Z, rows, d_data[5], norm["stats"], h, norm["momentum"], norm["train"] and l >= plan.frozen
+            )
+            K_norm.normalise_kernel[_blocks(Z.size), threads](
+                Z, work["xhat"][l][:n], norm["gammas"][l], norm["stats"], h, norm["eps"]
+            )
+            bias = norm["betas"][l]
+        if code == SOFTMAX:
+            K_act.softmax_kernel[_blocks(n), threads](Z, bias)
+        else:
+            keep = code in NEEDS_Z
+            pre = work["pre"][l][:n] if keep else work["pre"][l]
+            K_act.bias_activate_kernel[_blocks(Z.size), threads](Z, bias, code, pre, keep)
+        if train and l < L - 1 and plan.dropout[l] > 0:
+            K_act.dropout_kernel[_blocks(Z.size), threads](Z, rows, plan.seed, plan.step, l, plan.dropout[l])
+    return work["acts"][L - 1][:n]
+
+
+def backward(plan, d_data, rows, n, params, work, norm=None):
+    """Back-propagate the output delta in ``work['deltas'][-1]`` into the raw gradients
+    ``params = (Ws, gWs, gbs)`` (the weights and the gradient's per-layer views), through
+    the batch statistics of normalised hidden layers with ``norm``.  The first
+    ``plan.frozen`` layers do not train: no gradient, and no delta below the lowest
+    layer that trains.
+    """
+    Ws, gWs, gbs = params
+    X, x_data, x_indices, x_indptr = d_data[0], d_data[1], d_data[2], d_data[3]
+    sparse = x_indptr.shape[0] > 0
+    threads = _config.CUDA_THREADS
+    hidden = plan.codes[0]
+    for l in range(len(Ws) - 1, plan.frozen - 1, -1):
+        D = work["deltas"][l][:n]
+        if l == 0:
+            if sparse:
+                G = gWs[0].reshape(gWs[0].size)
+                fill_kernel[_blocks(G.size), threads](G, 0.0)
+                csr_tdot_kernel[_blocks(D.size), threads](x_data, x_indices, x_indptr, rows, D, gWs[0])
+            else:
+                matmul(plan, X, D, gWs[0], rows, True, True, False)
+        else:
+            matmul(plan, work["acts"][l - 1][:n], D, gWs[l], rows, False, True, False)
+        if norm is not None and l < len(Ws) - 1:  # the shift replaces the bias: its gradient is 0
+            fill_kernel[_blocks(D.shape[1]), threads](gbs[l], 0.0)
+        else:
+            colsum_kernel[_blocks(D.shape[1]), threads](D, gbs[l])
+        if l > plan.frozen:
+            D_prev = work["deltas"][l - 1][:n]
+            matmul(plan, D, Ws[l], D_prev, rows, False, False, True)
+            use_pre = hidden in NEEDS_Z
+            pre = work["pre"][l - 1][:n] if use_pre else work["pre"][l - 1]
+            if plan.dropout[l - 1] > 0:
+                K_act.dropout_grad_kernel[_blocks(D_prev.size), threads](
+                    work["acts"][l - 1][:n], pre, D_prev, hidden, use_pre, rows,
+                    plan.seed, plan.step, l - 1, plan.dropout[l - 1],
+                )
+            else:
+                K_act.multiply_grad_kernel[_blocks(D_prev.size), threads](
+                    work["acts"][l - 1][:n], pre, D_prev, hidden, use_pre
+                )
+            if norm is not None:
+                k, h = l - 1, norm["first"][l - 1]
+                xhat = work["xhat"][k][:n]
+                K_norm.norm_grad_sums_kernel[_blocks(D_prev.shape[1]), threads](
+                    D_prev, xhat, rows, d_data[5], norm["g_gammas"][k], norm["g_betas"][k], norm["stats"], h
+                )
+                K_norm.norm_grad_kernel[_blocks(D_prev.size), threads](
+                    D_prev, xhat, rows, d_data[5], norm["gammas"][k], norm["stats"], h, norm["eps"]
+                )
