@@ -2,7 +2,7 @@
 
 The medium network of the benchmark (W2: 50,000 x 100, hidden (256, 128),
 batch 256, Adam, float32), fitted alternately without and with each feature;
-prints median seconds per epoch and the overhead.  Targets (issue 5):
+prints median seconds per epoch and the overhead.  Targets:
 dropout under +15%, a do-nothing callback under +2%.
 
 Usage: ``python -m benchmarks.features [--repeats 5] [--epochs 3]``

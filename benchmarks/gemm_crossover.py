@@ -1,9 +1,9 @@
 """Where an explicit-loop matrix product beats the BLAS: the measurement behind the kernels' choice.
 
 The training kernels multiply one thread's rows at a time, on one thread,
-with ``np.dot`` (single-threaded OpenBLAS through SciPy).  Issue 3 asked for a
-tiled explicit-loop kernel wherever calling the BLAS costs more than it
-saves.  This script times, single-threaded and inside compiled code (no
+with ``np.dot`` (single-threaded OpenBLAS through SciPy).  A tiled
+explicit-loop kernel would be worth having wherever calling the BLAS costs
+more than it saves: this script times, single-threaded and inside compiled code (no
 Python per call), the three products of a dense layer:
 
 - ``A W``       forward (``nn``),

@@ -56,9 +56,9 @@ def main(argv=None):
         onx = skl2onnx.to_onnx(fast, X[:1], options={"zipmap": False})
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1
-        session = onnxruntime.InferenceSession(onx.SerializeToString(), options, providers=["CPUExecutionProvider"])
-        name = session.get_inputs()[0].name
-        runners["onnxruntime"] = lambda A: session.run(None, {name: A})[1]
+        runtime = onnxruntime.InferenceSession(onx.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        name = runtime.get_inputs()[0].name
+        runners["onnxruntime"] = lambda A: runtime.run(None, {name: A})[1]
     except ImportError:
         pass
     print(f"predict_proba latency, us per call (median of {args.repeats} loops), 20 features, hidden (64,), float32:")

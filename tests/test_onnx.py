@@ -27,8 +27,8 @@ def digits():
 
 
 def run(onx, X):
-    session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
-    return session.run(None, {session.get_inputs()[0].name: X})
+    runtime = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    return runtime.run(None, {runtime.get_inputs()[0].name: X})
 
 
 def fit(model, X, y):

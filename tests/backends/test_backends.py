@@ -8,7 +8,7 @@ import pytest
 
 import fastbp
 from fastbp import optim as O
-from fastbp.backends import Backend, Session, kernel_data, make_backend, require_device
+from fastbp.backends import Backend, Trainer, kernel_data, make_backend, require_device
 from fastbp.backends.cuda import cuda_available
 from fastbp.nn.layout import Layout
 from fastbp.nn.spec import network_spec
@@ -20,7 +20,7 @@ def spec(**kw):
     return network_spec(Layout([3, 4, 2]), "relu", "softmax", "log_loss", np.float64, **kw)
 
 
-def test_the_cpu_backend_and_its_session_implement_the_interface():
+def test_the_cpu_backend_and_its_trainer_implement_the_interface():
     backend = make_backend(spec())
     assert isinstance(backend, Backend)
     rng = np.random.RandomState(0)
@@ -28,15 +28,15 @@ def test_the_cpu_backend_and_its_session_implement_the_interface():
     theta = rng.normal(size=spec().layout.size)
     opt = O.OptimizerState("adam", theta.size, np.float64, 0.01)
     with backend.limits():
-        session = backend.session(data, theta, opt, 4)
-        assert isinstance(session, Session)
-        before = session.snapshot()
-        loss = session.epoch(np.arange(10, dtype=np.int64), (np.zeros(0, np.uint32), np.zeros(1, np.int64)),
+        trainer = backend.trainer(data, theta, opt, 4)
+        assert isinstance(trainer, Trainer)
+        before = trainer.snapshot()
+        loss = trainer.epoch(np.arange(10, dtype=np.int64), (np.zeros(0, np.uint32), np.zeros(1, np.int64)),
                              O.make_hyper(np.float64, learning_rate=0.01))
         assert np.isfinite(loss)
-        moved = session.predict(data)
-        session.restore(before)
-        np.testing.assert_array_equal(session.finish(), before[0])
+        moved = trainer.predict(data)
+        trainer.restore(before)
+        np.testing.assert_array_equal(trainer.finish(), before[0])
     out, finite = backend.predict(data, theta, return_finite=True)
     assert finite and out.shape == (10, 2) and not np.allclose(out, moved)
 

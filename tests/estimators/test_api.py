@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 from fastbp import BackpropClassifier, BackpropRegressor
 
 import reference
-from fastbp.backends.cpu import CPUBackend, CPUSession
+from fastbp.backends.cpu import CPUBackend, CPUTrainer
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -120,13 +120,13 @@ def test_sparse_first_layer_is_not_densified(digits, monkeypatch):
     """The kernels receive CSR arrays and an empty dense block."""
     X, y = digits
     seen = []
-    original = CPUBackend.session
+    original = CPUBackend.trainer
 
     def spy(self, data, *args):
         seen.append((data[0].shape, data[1].shape))
         return original(self, data, *args)
 
-    monkeypatch.setattr(CPUBackend, "session", spy)
+    monkeypatch.setattr(CPUBackend, "trainer", spy)
     Xs = sp.csr_matrix(X)
     BackpropClassifier(max_iter=2, random_state=0).fit(Xs, y)
     assert seen[0] == ((0, 64), (Xs.nnz,))
@@ -218,7 +218,7 @@ def test_convergence_warning(digits):
 def test_keyboard_interrupt_keeps_model_usable(digits, monkeypatch):
     X, y = digits
     calls = []
-    original = CPUSession.epoch
+    original = CPUTrainer.epoch
 
     def interrupted(self, *args):
         calls.append(1)
@@ -226,7 +226,7 @@ def test_keyboard_interrupt_keeps_model_usable(digits, monkeypatch):
             raise KeyboardInterrupt
         return original(self, *args)
 
-    monkeypatch.setattr(CPUSession, "epoch", interrupted)
+    monkeypatch.setattr(CPUTrainer, "epoch", interrupted)
     with pytest.warns(UserWarning, match="interrupted"):
         clf = BackpropClassifier(max_iter=50, random_state=0).fit(X, y)
     assert clf.n_iter_ == 2 and len(clf.loss_curve_) == 2

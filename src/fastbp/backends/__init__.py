@@ -15,11 +15,11 @@ import numpy as np
 from fastbp import optim as O
 from fastbp.backends.cpu import CPUBackend, as_kernel_data
 
-__all__ = ["Backend", "Session", "make_backend", "require_device", "kernel_data", "evaluation_loss"]
+__all__ = ["Backend", "Trainer", "make_backend", "require_device", "kernel_data", "evaluation_loss"]
 
 
 @runtime_checkable
-class Session(Protocol):
+class Trainer(Protocol):
     """Stochastic training of one fit: the parameters live wherever the backend keeps them."""
 
     def epoch(self, order, rng_state, hyper):
@@ -56,8 +56,8 @@ class Backend(Protocol):
     def limits(self):
         """Context manager that sets the host's thread pools for this backend's kernels."""
 
-    def session(self, data, theta, opt, batch_size):
-        """A :class:`Session` over ``data``, training ``theta`` with optimizer state ``opt``."""
+    def trainer(self, data, theta, opt, batch_size):
+        """A :class:`Trainer` over ``data``, training ``theta`` with optimizer state ``opt``."""
 
     def full_batch(self, data):
         """A function ``(theta, grad, hyper) -> loss``: full-batch loss and gradient (L-BFGS)."""

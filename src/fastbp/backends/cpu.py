@@ -429,9 +429,9 @@ class CPUBackend:
         """Per-thread raw gradient buffers, ``(T, n_params)``."""
         return np.empty((self.n_threads, self.layout.size), dtype=self.dtype)
 
-    def session(self, data, theta, opt, batch_size):
-        """A stochastic-training session over ``data`` (see :class:`CPUSession`)."""
-        return CPUSession(self, data, theta, opt, batch_size)
+    def trainer(self, data, theta, opt, batch_size):
+        """A stochastic-training trainer over ``data`` (see :class:`CPUTrainer`)."""
+        return CPUTrainer(self, data, theta, opt, batch_size)
 
     def full_batch(self, data):
         """A function ``(theta, grad, hyper) -> loss`` giving the full-batch loss and
@@ -564,10 +564,10 @@ class CPUBackend:
         )
 
 
-class CPUSession:
+class CPUTrainer:
     """Stochastic training of one fit on the CPU: the parameters stay in ``theta``.
 
-    Every backend's session has this interface, so the estimator's epoch loop
+    Every backend's trainer has this interface, so the estimator's epoch loop
     does not know where the parameters live.
 
     Parameters

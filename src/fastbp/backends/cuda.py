@@ -71,7 +71,7 @@ class CUDABackend:
     norm_stats : ndarray of shape (6, n_hidden_units), default=None
         Batch-normalisation statistics (host array; see ``CPUBackend``).
         Training works on a device copy; :meth:`fetch_norm_stats` and the
-        session's ``finish`` bring it back.
+        trainer's ``finish`` bring it back.
     norm_eps : float, default=1e-5
     """
 
@@ -221,9 +221,9 @@ class CUDABackend:
         return self._d_trainable
 
     # ------------------------------------------------------------ interface
-    def session(self, data, theta, opt, batch_size):
-        """A stochastic-training session with everything resident on the device."""
-        return CUDASession(self, data, theta, opt, batch_size)
+    def trainer(self, data, theta, opt, batch_size):
+        """A stochastic-training trainer with everything resident on the device."""
+        return CUDATrainer(self, data, theta, opt, batch_size)
 
     def full_batch(self, data):
         """A function ``(theta, grad, hyper) -> loss``: full-batch loss and gradient on the GPU.
@@ -298,10 +298,10 @@ def _batch_loss(sums, hyper, loss_code, n_outputs):
     return float(loss + (0.5 * hyper[O.H_ALPHA] * sq + hyper[O.H_L1] * ab) / sw_sum)
 
 
-class CUDASession:
+class CUDATrainer:
     """Stochastic training of one fit with data, parameters and state on the GPU.
 
-    Same interface as :class:`fastbp.backends.cpu.CPUSession`.
+    Same interface as :class:`fastbp.backends.cpu.CPUTrainer`.
     """
 
     def __init__(self, backend, data, theta, opt, batch_size):

@@ -420,8 +420,8 @@ class BaseBackprop(BaseEstimator):
                 stacklevel=4,
             )
 
-        session = backend.session(kernel_data(X, self._train_targets(y), sample_weight, dtype), theta, opt, batch_size)
-        monitor = Monitor(self, session, validation is not None, early_stopping or self.restore_best_weights)
+        trainer = backend.trainer(kernel_data(X, self._train_targets(y), sample_weight, dtype), theta, opt, batch_size)
+        monitor = Monitor(self, trainer, validation is not None, early_stopping or self.restore_best_weights)
         order = np.arange(n_samples, dtype=np.int64)
         hyper = self._hyper(dtype, opt.learning_rate)
         callbacks = check_callbacks(self.callbacks)
@@ -444,7 +444,7 @@ class BaseBackprop(BaseEstimator):
                     self.learning_rate, first_epoch + epoch, self.max_iter, self.lr_decay, self.lr_step_size,
                     self.warmup_epochs,
                 )
-                loss = session.epoch(order, rng_state, hyper)
+                loss = trainer.epoch(order, rng_state, hyper)
 
                 self.n_iter_ += 1
                 self.loss_ = float(loss)
@@ -458,7 +458,7 @@ class BaseBackprop(BaseEstimator):
 
                 logs = {"loss": self.loss_, "learning_rate": float(hyper[O.H_LR])}
                 if validation is not None:
-                    output = session.predict(val_data)
+                    output = trainer.predict(val_data)
                     logs.update(self._validate_epoch(output, y_val, sw_val, Y_val, hyper))
                 monitor.record(self, logs)
                 opt.end_of_epoch(self.learning_rate, self.learning_rate_init, self.power_t, self.t_)
@@ -487,7 +487,7 @@ class BaseBackprop(BaseEstimator):
                 progress.close()
 
         monitor.restore_best()
-        return session.finish()
+        return trainer.finish()
 
     def _dropout_rates(self, n_hidden):
         """The ``dropout`` parameter as one rate per hidden layer."""

@@ -22,8 +22,8 @@ class Monitor:
         ``_best_monitored``), so ``warm_start`` and ``partial_fit`` continue
         the count; :meth:`record` writes it back after every epoch, so
         callbacks see it current.
-    session : fastbp.backends.Session
-        The training session whose weights are snapshotted.
+    trainer : fastbp.backends.Trainer
+        The training trainer whose weights are snapshotted.
     validating : bool
         Whether a validation set is scored every epoch.
     keep_best : bool
@@ -42,7 +42,7 @@ class Monitor:
         Epochs in a row without enough progress.
     """
 
-    def __init__(self, estimator, session, validating, keep_best):
+    def __init__(self, estimator, trainer, validating, keep_best):
         self.early_stopping = estimator.early_stopping
         self.metric = estimator.early_stopping_metric
         self.tol = estimator.tol
@@ -52,9 +52,9 @@ class Monitor:
         self.best_score = estimator.best_validation_score_
         self.best_monitored = getattr(estimator, "_best_monitored", -np.inf)
         self.no_improvement = estimator._no_improvement_count
-        self.session = session
+        self.trainer = trainer
         self.keep_best = keep_best
-        self.best_weights = session.snapshot() if keep_best else None
+        self.best_weights = trainer.snapshot() if keep_best else None
         self.best_value = -np.inf
 
     def watched(self, logs):
@@ -87,7 +87,7 @@ class Monitor:
                 self.best_loss = loss
         self.best_monitored = max(self.best_monitored, value)
         if self.keep_best and value > self.best_value:
-            self.best_weights, self.best_value = self.session.snapshot(), value
+            self.best_weights, self.best_value = self.trainer.snapshot(), value
         self.write(estimator)
 
     def write(self, estimator):
@@ -112,6 +112,6 @@ class Monitor:
         self.write(estimator)
 
     def restore_best(self):
-        """Put the best epoch's weights back in the session (when they are kept)."""
+        """Put the best epoch's weights back in the trainer (when they are kept)."""
         if self.keep_best:
-            self.session.restore(self.best_weights)
+            self.trainer.restore(self.best_weights)

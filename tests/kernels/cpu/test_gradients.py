@@ -119,8 +119,8 @@ def test_sgd_step_for_any_thread_count(n_threads, clip):
     hyper[[O.H_SOLVER, O.H_LR, O.H_MOMENTUM, O.H_MAX_NORM]] = [O.SGD, 0.01, 0.0, clip]
     theta = net.theta.copy()
     opt = O.OptimizerState("sgd", theta.size, np.float64, 0.01)
-    session = net.backend.session(as_kernel_data(X, y, sw, np.float64), theta, opt, batch_size=29)
+    trainer = net.backend.trainer(as_kernel_data(X, y, sw, np.float64), theta, opt, batch_size=29)
     with net.backend.limits():
-        loss = session.epoch(np.arange(29, dtype=np.int64), (np.zeros(0, np.uint32), np.zeros(1, np.int64)), hyper)
+        loss = trainer.epoch(np.arange(29, dtype=np.int64), (np.zeros(0, np.uint32), np.zeros(1, np.int64)), hyper)
     assert loss == pytest.approx(value, rel=1e-12)  # the loss (and its penalty) of the weights before the step
     np.testing.assert_allclose(theta, expected, rtol=1e-9, atol=1e-12)

@@ -279,7 +279,7 @@ def test_kernel_launches_per_mini_batch_on_the_step_by_step_path(monkeypatch, hi
         return launch(self, *args)
 
     per_epoch = []
-    epoch = backend.CUDASession.epoch
+    epoch = backend.CUDATrainer.epoch
 
     def counted_epoch(self, order, rng_state, hyper):
         before = count[0]
@@ -288,7 +288,7 @@ def test_kernel_launches_per_mini_batch_on_the_step_by_step_path(monkeypatch, hi
         return loss
 
     monkeypatch.setattr(sim.FakeCUDAKernel, "__call__", counted)
-    monkeypatch.setattr(backend.CUDASession, "epoch", counted_epoch)
+    monkeypatch.setattr(backend.CUDATrainer, "epoch", counted_epoch)
     X = np.random.RandomState(0).rand(24, 3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
