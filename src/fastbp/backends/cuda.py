@@ -11,16 +11,16 @@ host by the compiled CPU kernel so the order is exactly scikit-learn's) and
 gets back one loss sum per mini-batch; per mini-batch nothing crosses.
 """
 
-import math
-
 import contextlib
 
 import numpy as np
 
 from fastbp import _config
 from fastbp import optim as O
+from fastbp.optim import steps
+from fastbp.optim.steps import penalty
 from fastbp.nn.activations import NEEDS_Z
-from fastbp.nn.losses import SQUARED_ERROR
+from fastbp.nn.losses import batch_loss
 from fastbp.nn.norm import MEAN, RUN_MEAN, RUN_VAR, VAR, prediction_parameters
 
 
@@ -290,12 +290,13 @@ class CUDABackend:
 
 
 def _batch_loss(sums, hyper, loss_code, n_outputs):
-    """scikit-learn's batch loss from the device sums ``[loss, weight, sum W^2, sum |W|, ...]``."""
+    """scikit-learn's batch loss from the device sums ``[loss, weight, sum W^2, sum |W|, ...]``
+    (:func:`fastbp.nn.losses.batch_loss` plus :func:`fastbp.optim.steps.penalty`)."""
     loss_sum, sw_sum, sq, ab = sums[0], sums[1], sums[2], sums[3]
     if sw_sum == 0.0:
         return 0.0
-    loss = loss_sum / (sw_sum * n_outputs) if loss_code == SQUARED_ERROR else loss_sum / sw_sum
-    return float(loss + (0.5 * hyper[O.H_ALPHA] * sq + hyper[O.H_L1] * ab) / sw_sum)
+    loss = batch_loss(loss_sum, sw_sum, n_outputs, loss_code)
+    return float(loss + penalty(hyper[O.H_ALPHA], hyper[O.H_L1], sq, ab, sw_sum))
 
 
 class CUDATrainer:
@@ -355,19 +356,13 @@ class CUDATrainer:
                 continue
             be.backward(self.d_data, rows, m, self.Ws, self.gWs, self.gbs, self.work, norm=norm)
             be.grad_norm(self.d_theta, self.d_grad, sums, hyper)
-            if solver == O.SGD:
-                c = [hyper[O.H_LR], hyper[O.H_MOMENTUM], hyper[O.H_NESTEROV], 0.0, 0.0]
-            elif solver == O.RMSPROP:
-                c = [hyper[O.H_LR], hyper[O.H_BETA2], hyper[O.H_EPSILON], 0.0, 0.0]
-            else:
-                self.opt.counters[0] += 1
-                t = self.opt.counters[0]
-                b1, b2 = hyper[O.H_BETA1], hyper[O.H_BETA2]
-                lr_t = hyper[O.H_LR] * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
-                c = [lr_t, b1, b2, hyper[O.H_EPSILON], hyper[O.H_LR] * hyper[O.H_DECAY]]
+            if solver != O.SGD and solver != O.RMSPROP:
+                self.opt.counters[0] += 1  # Adam's step count
+            c = tuple(dt(x) for x in steps.solver_constants(hyper, int(self.opt.counters[0])))
+            c_bias = c[: steps.DECAY] + (dt(0.0),) + c[steps.DECAY + 1 :]
             be.K_opt.update_kernel[_blocks(n_params), _config.CUDA_THREADS](
                 self.d_theta, self.d_grad, self.d_moments[0], self.d_moments[1], n_coef, alpha, l1, sums,
-                max_norm, solver, be.trainable_starts(), *(dt(x) for x in c),
+                max_norm, solver, be.trainable_starts(), c, c_bias,
             )
         host_sums = self.d_sums.copy_to_host()  # the one transfer back per epoch
         total = 0.0

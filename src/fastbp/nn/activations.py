@@ -5,7 +5,10 @@ Each hidden activation has a forward function ``f(z)`` and a derivative
 Most derivatives need only ``a`` (which backpropagation keeps anyway); GELU
 and SiLU need ``z``, which the kernels then keep too (see :data:`NEEDS_Z`).  Activations are selected inside the kernels by a small
 integer code (see :data:`ACTIVATION_CODES`), so one compiled kernel serves
-every activation.
+every activation: :func:`activation` and :func:`activation_grad` are the
+ladders from code to function (the GPU's element-wise kernels compile them;
+the CPU's kernels choose a whole written-out loop per code instead, which
+vectorises).
 """
 
 import math
@@ -142,3 +145,47 @@ def softplus(z):
 def softplus_grad(a, z):
     r"""Derivative of softplus from its output, :math:`\sigma(z) = 1 - e^{-a}`."""
     return -math.expm1(-a)
+
+
+def activation(z, code):
+    """The activation of code ``code`` at ``z`` (any code but ``SOFTMAX``, which is not element-wise)."""
+    if code == RELU:
+        return relu(z)
+    if code == TANH:
+        return tanh(z)
+    if code == LOGISTIC:
+        return logistic(z)
+    if code == EXP:
+        return math.exp(z)
+    if code == LEAKY_RELU:
+        return leaky_relu(z)
+    if code == ELU:
+        return elu(z)
+    if code == GELU:
+        return gelu(z)
+    if code == SILU:
+        return silu(z)
+    if code == SOFTPLUS:
+        return softplus(z)
+    return identity(z)
+
+
+def activation_grad(a, z, code):
+    """Derivative of the hidden activation ``code`` given its output ``a`` and input ``z``."""
+    if code == RELU:
+        return relu_grad(a, z)
+    if code == TANH:
+        return tanh_grad(a, z)
+    if code == LOGISTIC:
+        return logistic_grad(a, z)
+    if code == LEAKY_RELU:
+        return leaky_relu_grad(a, z)
+    if code == ELU:
+        return elu_grad(a, z)
+    if code == GELU:
+        return gelu_grad(a, z)
+    if code == SILU:
+        return silu_grad(a, z)
+    if code == SOFTPLUS:
+        return softplus_grad(a, z)
+    return identity_grad(a, z)

@@ -1,10 +1,9 @@
 r"""Per-element losses, each paired with its output activation.
 
-Every loss here is the canonical partner of its output activation, so the
+The four canonical losses are partners of their output activation, so the
 derivative of the loss with respect to the output layer's pre-activation is
-simply :math:`\hat y - y` (times the sample weight).  That is why no loss
-derivative appears in this module: the kernels compute the output delta
-directly.
+simply :math:`\hat y - y` (times the sample weight), with no derivative of
+its own.
 
 ======================  =================  ==========================================
 loss                    output activation  per-element value
@@ -22,6 +21,12 @@ loss of level ``quantile_alpha``) use the identity output; their delta is
 
 Probabilities are clipped to :math:`[\epsilon, 1 - \epsilon]` (machine epsilon of
 the working dtype) inside the logarithms, as scikit-learn does.
+
+The ladders (:func:`canonical_loss`, :func:`extra_loss`, :func:`element_loss`,
+:func:`element_delta`) pick a loss by its code; the kernels of both devices
+compile them (:func:`fastbp.kernels.compile_math`), so a new loss is one
+function and one rung here.  The canonical and the extra losses have ladders
+of their own so that a fit with a canonical loss compiles only the first.
 """
 
 import math
@@ -49,10 +54,6 @@ LOSS_CODES = {
 
 #: Losses whose output delta is :math:`\hat y - y` (canonical link).
 CANONICAL = (SQUARED_ERROR, POISSON, LOG_LOSS, BINARY_LOG_LOSS)
-
-
-# Each function is self-contained (no calls between them) so that every
-# compilation target can wrap it on its own.
 
 
 def squared_error(y, p):
@@ -133,3 +134,55 @@ def quantile_grad(y, p, alpha):
     if y < p:
         return 1.0 - alpha
     return 0.0
+
+
+def canonical_loss(y, p, code, eps):
+    """Loss of one output element for the four canonical losses (scikit-learn's)."""
+    if code == SQUARED_ERROR:
+        return squared_error(y, p)
+    if code == POISSON:
+        return poisson(y, p)
+    if code == LOG_LOSS:
+        return log_loss(y, p, eps)
+    return binary_log_loss(y, p, eps)
+
+
+def extra_loss(y, p, code, param):
+    """Loss of one output element for fastbp's extra losses; ``param`` is ``huber_delta`` or
+    ``quantile_alpha``."""
+    if code == ABSOLUTE_ERROR:
+        return absolute_error(y, p, param)
+    if code == HUBER:
+        return huber(y, p, param)
+    return quantile(y, p, param)
+
+
+def element_loss(y, p, code, eps, param):
+    """Loss of one output element for any loss code."""
+    if code < ABSOLUTE_ERROR:
+        return canonical_loss(y, p, code, eps)
+    return extra_loss(y, p, code, param)
+
+
+def element_delta(y, p, code, param):
+    r"""Derivative of the loss with respect to the output pre-activation: :math:`p - y`
+    for the canonical losses, :math:`\partial l / \partial p` (identity output) for the others."""
+    if code == ABSOLUTE_ERROR:
+        return absolute_error_grad(y, p, param)
+    if code == HUBER:
+        return huber_grad(y, p, param)
+    if code == QUANTILE:
+        return quantile_grad(y, p, param)
+    return p - y
+
+
+def batch_loss(loss_sum, sw_sum, n_outputs, code):
+    r"""The batch loss as scikit-learn reports it, from the weighted sum :math:`S = \sum_i w_i
+    \sum_j l(y_{ij}, p_{ij})` and the weight sum :math:`W`: :math:`S / (c W)`, :math:`c` the
+    number of outputs for ``squared_error`` (its per-output losses are averaged) and 1 for
+    the other losses (summed); 0 when the weights sum to 0."""
+    if sw_sum == 0.0:
+        return 0.0
+    if code == SQUARED_ERROR:
+        return loss_sum / (sw_sum * n_outputs)
+    return loss_sum / sw_sum

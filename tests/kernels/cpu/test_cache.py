@@ -4,6 +4,7 @@ the first process compiles each kernel once."""
 import functools
 import json
 import os
+import pathlib
 import subprocess
 import sys
 
@@ -186,3 +187,27 @@ def test_inner_kernels_refuse_python_calls():
 
     got = constants(np.ones(3, dtype=np.float32))
     assert got.dtype == np.float32 and got.tolist() == [0.5, 2.0]
+
+
+def test_cache_keys_change_with_any_math_source(tmp_path):
+    """An entry's machine code holds the formulas it inlines from other files: the key of every
+    cached entry holds a fingerprint of all of them, so changing one formula recompiles."""
+    import shutil
+
+    from fastbp.kernels.cpu import _jit
+
+    root = tmp_path / "fastbp"
+    src = pathlib.Path(_jit.__file__).parents[2]
+    shutil.copytree(src, root, ignore=shutil.ignore_patterns("__pycache__"))
+    before = _jit.sources_stamp(root)
+    assert before == _jit.sources_stamp(src)  # the same sources, the same stamp
+    for relative in ("nn/losses.py", "optim/steps.py", "kernels/cpu/optim.py", "_config.py"):
+        path = root / relative
+        original = path.read_text()
+        path.write_text(original + "\n# changed\n")
+        assert _jit.sources_stamp(root) != before, relative
+        path.write_text(original)
+    assert _jit.sources_stamp(root) == before
+    (root / "estimators" / "_base.py").write_text("# not compiled into any kernel\n")
+    assert _jit.sources_stamp(root) == before
+    assert _jit._OPTIONS_STAMP.endswith(_jit.sources_stamp())

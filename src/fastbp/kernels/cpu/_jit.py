@@ -57,6 +57,7 @@ is seen.
 
 import copy
 import hashlib
+import pathlib
 import warnings
 
 import numba
@@ -256,7 +257,35 @@ def _options_stamp():
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-_OPTIONS_STAMP = _options_stamp()
+#: The packages whose functions a cached entry holds compiled: the kernels, and the math
+#: they inline (:func:`fastbp.kernels.compile_math`).
+MATH_PACKAGES = ("kernels", "nn", "optim")
+
+
+def sources_stamp(root=None):
+    """A fingerprint of the source of every module in :data:`MATH_PACKAGES` (and ``_config``).
+
+    Numba keys a cached function on its own file's modification time only,
+    but an entry's machine code also holds every function it inlines from
+    other files (the formulas of :mod:`fastbp.nn`, the kernels it calls): with
+    this stamp in the key, a change to any of them compiles the entries again
+    instead of loading code built from the old formulas.  Read once per
+    process (about 30 small files).
+    """
+    root = pathlib.Path(__file__).parents[2] if root is None else pathlib.Path(root)
+    digest = hashlib.sha256()
+    files = [root / "_config.py"]
+    for package in MATH_PACKAGES:
+        files += sorted((root / package).rglob("*.py"))
+    for path in files:
+        try:
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+        except OSError:  # unreadable source: keyed on its name alone
+            digest.update(path.name.encode())
+    return digest.hexdigest()[:16]
+
+
+_OPTIONS_STAMP = _options_stamp() + sources_stamp()
 _warned = set()
 
 
@@ -274,7 +303,7 @@ class GuardedCache(caching.FunctionCache):
     Here such a file counts as a miss: the kernel is compiled in memory, and
     saving it rewrites the index.  A cache that cannot be written (read-only,
     full) leaves the compiled kernel in memory only, with one warning.  The
-    key of every entry also holds :func:`_options_stamp`.
+    key of every entry also holds :func:`_options_stamp` and :func:`sources_stamp`.
     """
 
     def _index_key(self, sig, codegen):

@@ -1,9 +1,10 @@
 """Activations over a block of rows, compiled for the CPU.
 
-The scalar functions come from :mod:`fastbp.nn.activations`; here they are
-inlined into loops.  The activation is picked by its integer code once per
-block, outside the loops, which are written out for each function: every loop
-body is branch-free and vectorises (a code test per element measured 2.4x
+The scalar functions come from :mod:`fastbp.nn.activations` (``acts``, compiled
+by :func:`fastbp.kernels.compile_math`); here they are inlined into loops.
+The activation is picked by its integer code once per block, outside the
+loops, which are written out for each function: every loop body is
+branch-free and vectorises (a code test per element measured 2.4x
 slower on W2, and handing the scalar function to a generic loop as an
 argument defeats Numba's disk cache).
 """
@@ -15,25 +16,11 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic, overload
 
+from fastbp.kernels import compile_math
 from fastbp.kernels.cpu._jit import inline, kernel
 from fastbp.nn import activations as act
 
-logistic = inline(act.logistic)
-tanh = inline(act.tanh)
-relu = inline(act.relu)
-leaky_relu = inline(act.leaky_relu)
-elu = inline(act.elu)
-gelu = inline(act.gelu)
-silu = inline(act.silu)
-softplus = inline(act.softplus)
-logistic_grad = inline(act.logistic_grad)
-tanh_grad = inline(act.tanh_grad)
-relu_grad = inline(act.relu_grad)
-leaky_relu_grad = inline(act.leaky_relu_grad)
-elu_grad = inline(act.elu_grad)
-gelu_grad = inline(act.gelu_grad)
-silu_grad = inline(act.silu_grad)
-softplus_grad = inline(act.softplus_grad)
+acts = compile_math(act, inline, "cpu")
 
 
 @intrinsic
@@ -126,15 +113,15 @@ def bias_activate(Z, b, code, pre):
     elif code == act.RELU:
         for i in range(n):
             for j in range(m):
-                Z[i, j] = relu(Z[i, j] + b[j])
+                Z[i, j] = acts.relu(Z[i, j] + b[j])
     elif code == act.TANH:
         for i in range(n):
             for j in range(m):
-                Z[i, j] = tanh(Z[i, j] + b[j])
+                Z[i, j] = acts.tanh(Z[i, j] + b[j])
     elif code == act.LOGISTIC:
         for i in range(n):
             for j in range(m):
-                Z[i, j] = logistic(Z[i, j] + b[j])
+                Z[i, j] = acts.logistic(Z[i, j] + b[j])
     elif code == act.EXP:
         for i in range(n):
             for j in range(m):
@@ -158,15 +145,15 @@ def multiply_grad(A, pre, D, code):
     if code == act.RELU:
         for i in range(n):
             for j in range(m):
-                D[i, j] = D[i, j] * relu_grad(A[i, j], pre[i, j])
+                D[i, j] = D[i, j] * acts.relu_grad(A[i, j], pre[i, j])
     elif code == act.TANH:
         for i in range(n):
             for j in range(m):
-                D[i, j] = D[i, j] * tanh_grad(A[i, j], pre[i, j])
+                D[i, j] = D[i, j] * acts.tanh_grad(A[i, j], pre[i, j])
     elif code == act.LOGISTIC:
         for i in range(n):
             for j in range(m):
-                D[i, j] = D[i, j] * logistic_grad(A[i, j], pre[i, j])
+                D[i, j] = D[i, j] * acts.logistic_grad(A[i, j], pre[i, j])
 
 
 @kernel
@@ -183,27 +170,27 @@ def bias_activate_extra(Z, b, code, pre):
     if code == act.LEAKY_RELU:
         for i in range(n):
             for j in range(m):
-                Z[i, j] = leaky_relu(Z[i, j] + b[j])
+                Z[i, j] = acts.leaky_relu(Z[i, j] + b[j])
     elif code == act.ELU:
         for i in range(n):
             for j in range(m):
-                Z[i, j] = elu(Z[i, j] + b[j])
+                Z[i, j] = acts.elu(Z[i, j] + b[j])
     elif code == act.SOFTPLUS:
         for i in range(n):
             for j in range(m):
-                Z[i, j] = softplus(Z[i, j] + b[j])
+                Z[i, j] = acts.softplus(Z[i, j] + b[j])
     elif code == act.GELU:
         for i in range(n):
             for j in range(m):
                 z = Z[i, j] + b[j]
                 pre[i, j] = z
-                Z[i, j] = gelu(z)
+                Z[i, j] = acts.gelu(z)
     elif code == act.SILU:
         for i in range(n):
             for j in range(m):
                 z = Z[i, j] + b[j]
                 pre[i, j] = z
-                Z[i, j] = silu(z)
+                Z[i, j] = acts.silu(z)
 
 
 @kernel
@@ -213,20 +200,20 @@ def multiply_grad_extra(A, pre, D, code):
     if code == act.LEAKY_RELU:
         for i in range(n):
             for j in range(m):
-                D[i, j] = D[i, j] * leaky_relu_grad(A[i, j], pre[i, j])
+                D[i, j] = D[i, j] * acts.leaky_relu_grad(A[i, j], pre[i, j])
     elif code == act.ELU:
         for i in range(n):
             for j in range(m):
-                D[i, j] = D[i, j] * elu_grad(A[i, j], pre[i, j])
+                D[i, j] = D[i, j] * acts.elu_grad(A[i, j], pre[i, j])
     elif code == act.SOFTPLUS:
         for i in range(n):
             for j in range(m):
-                D[i, j] = D[i, j] * softplus_grad(A[i, j], pre[i, j])
+                D[i, j] = D[i, j] * acts.softplus_grad(A[i, j], pre[i, j])
     elif code == act.GELU:
         for i in range(n):
             for j in range(m):
-                D[i, j] = D[i, j] * gelu_grad(A[i, j], pre[i, j])
+                D[i, j] = D[i, j] * acts.gelu_grad(A[i, j], pre[i, j])
     elif code == act.SILU:
         for i in range(n):
             for j in range(m):
-                D[i, j] = D[i, j] * silu_grad(A[i, j], pre[i, j])
+                D[i, j] = D[i, j] * acts.silu_grad(A[i, j], pre[i, j])

@@ -9,6 +9,7 @@ import collections
 
 import numpy as np
 
+from fastbp.kernels import compile_math
 from fastbp.kernels.cpu._jit import entry, inline, kernel
 from fastbp.kernels.cpu.activations import (
     bias_activate,
@@ -20,9 +21,7 @@ from fastbp.kernels.cpu.activations import (
 from fastbp.nn import activations as act
 from fastbp.nn import dropout as dropout_math
 
-threshold = inline(dropout_math.threshold)
-row_key = inline(dropout_math.row_key)
-keep = inline(dropout_math.keep)
+masks = compile_math(dropout_math, inline, "cpu")
 
 #: The network the kernels run, one named record (see :mod:`fastbp.kernels.cpu`).
 #: ``extensions`` is None for a fit that uses none of fastbp's extensions to
@@ -141,13 +140,13 @@ def apply_dropout(A, rows, extensions, l):
     rate = drop_rate(extensions, l)
     seed = np.int64(extensions[0])
     step = np.int64(extensions[1])
-    limit = threshold(rate)
+    limit = masks.threshold(rate)
     scale = 1.0 / (1.0 - rate)
     n, m = A.shape
     for i in range(n):
-        key = row_key(seed, step, rows[i])
+        key = masks.row_key(seed, step, rows[i])
         for j in range(m):
-            A[i, j] = A[i, j] * scale if keep(key, l, j, limit) else 0.0 * A[i, j]
+            A[i, j] = A[i, j] * scale if masks.keep(key, l, j, limit) else 0.0 * A[i, j]
 
 
 @kernel

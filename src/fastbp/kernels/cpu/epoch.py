@@ -42,6 +42,7 @@ from fastbp.kernels.cpu.losses import (
     weighted_loss_sum,
 )
 from fastbp.kernels.cpu.optim import (
+    S,
     clip_factor,
     reduce_gradient,
     sum_parts,
@@ -213,8 +214,8 @@ def set_dropout_step(extensions, step):
 
 @kernel
 def penalty(hyper, sq, ab, sw_sum):
-    r"""Regularisation part of the loss, :math:`(\alpha \lVert W \rVert_2^2 / 2 + \lambda_1 \lVert W \rVert_1) / \sum w`."""
-    return (0.5 * hyper[O.H_ALPHA] * sq + hyper[O.H_L1] * ab) / sw_sum
+    """The penalty's share of the batch loss (:func:`fastbp.optim.steps.penalty`)."""
+    return S.penalty(hyper[O.H_ALPHA], hyper[O.H_L1], sq, ab, sw_sum)
 
 
 @parallel_entry

@@ -1,58 +1,22 @@
-"""Mini-batch loss and output delta, compiled for the CPU."""
+"""Mini-batch loss and output delta, compiled for the CPU.
+
+The per-element losses, their ladders and the batch loss are
+:mod:`fastbp.nn.losses`, compiled here as inline functions (``M``).
+"""
 
 
 import numpy as np
 
+from fastbp.kernels import compile_math
 from fastbp.kernels.cpu._jit import entry, inline, kernel
 from fastbp.nn import losses as L
 
-squared_error = inline(L.squared_error)
-poisson = inline(L.poisson)
-log_loss = inline(L.log_loss)
-binary_log_loss = inline(L.binary_log_loss)
-absolute_error = inline(L.absolute_error)
-huber = inline(L.huber)
-quantile = inline(L.quantile)
-absolute_error_grad = inline(L.absolute_error_grad)
-huber_grad = inline(L.huber_grad)
-quantile_grad = inline(L.quantile_grad)
+M = compile_math(L, inline, "cpu")
 
 
-@inline
-def extra_loss(y, p, code, param):
-    """Loss of one output element for fastbp's extra losses (absolute error, Huber, quantile)."""
-    if code == L.ABSOLUTE_ERROR:
-        return absolute_error(y, p, param)
-    if code == L.HUBER:
-        return huber(y, p, param)
-    return quantile(y, p, param)
-
-
-@inline
-def canonical_loss(y, p, code, eps):
-    """Loss of one output element for the four canonical losses (scikit-learn's)."""
-    if code == L.SQUARED_ERROR:
-        return squared_error(y, p)
-    if code == L.POISSON:
-        return poisson(y, p)
-    if code == L.LOG_LOSS:
-        return log_loss(y, p, eps)
-    return binary_log_loss(y, p, eps)
-
-
-@inline
-def element_delta(y, p, code, param):
-    r"""Derivative of the loss with respect to the output pre-activation (identity
-    output for the non-canonical losses, so :math:`\partial l / \partial p`)."""
-    if code == L.ABSOLUTE_ERROR:
-        return absolute_error_grad(y, p, param)
-    if code == L.HUBER:
-        return huber_grad(y, p, param)
-    if code == L.QUANTILE:
-        return quantile_grad(y, p, param)
-    return p - y
-
-
+# The row loop is written twice, here and in weighted_loss_sum, on purpose: each copy
+# inlines one ladder of nn.losses, so a fit with a canonical loss never compiles the
+# extra losses (handing the ladder to one loop as an argument defeats the disk cache).
 @kernel
 def canonical_loss_sum(P, Y, rows, sw, code, eps):
     """:func:`weighted_loss_sum` for the canonical losses only: the training kernels of a
@@ -66,7 +30,7 @@ def canonical_loss_sum(P, Y, rows, sw, code, eps):
         r = rows[i]
         acc = 0.0
         for j in range(m):
-            acc += canonical_loss(Y[r, j], P[i, j], code, eps)
+            acc += M.canonical_loss(Y[r, j], P[i, j], code, eps)
         total += sw[r] * acc
         sw_sum += sw[r]
     return total, sw_sum
@@ -112,22 +76,13 @@ def weighted_loss_sum(P, Y, rows, sw, code, eps, param):
         r = rows[i]
         acc = 0.0
         for j in range(m):
-            acc += extra_loss(Y[r, j], P[i, j], code, param)
+            acc += M.extra_loss(Y[r, j], P[i, j], code, param)
         total += sw[r] * acc
         sw_sum += sw[r]
     return total, sw_sum
 
 
-@kernel
-def normalised_loss(loss_sum, sw_sum, n_outputs, code):
-    r"""The batch loss :math:`S / (c W)`: :math:`c` is the number of outputs for
-    ``squared_error`` (its per-output losses are averaged, as in scikit-learn)
-    and 1 for the other losses (summed); 0 when the weights sum to 0."""
-    if sw_sum == 0.0:
-        return 0.0
-    if code == L.SQUARED_ERROR:
-        return loss_sum / (sw_sum * n_outputs)
-    return loss_sum / sw_sum
+normalised_loss = kernel(L.batch_loss)
 
 
 @kernel
@@ -158,7 +113,7 @@ def output_delta(P, Y, rows, sw, scale, code, param, D):
         r = rows[i]
         w = scale * sw[r]
         for j in range(m):
-            D[i, j] = w * element_delta(Y[r, j], P[i, j], code, param)
+            D[i, j] = w * M.element_delta(Y[r, j], P[i, j], code, param)
 
 
 @kernel

@@ -50,12 +50,11 @@ from fastbp.kernels.cpu.epoch import (
 )
 from fastbp.kernels.cpu.optim import thread_norms
 from fastbp.kernels.cpu.rng import shuffle
+from fastbp.kernels import compile_math
 from fastbp.nn import norm as norm_math
 from fastbp.nn.norm import MEAN, MEAN_G, MEAN_GX, RUN_MEAN, RUN_VAR, VAR
 
-inv_std = inline(norm_math.inv_std)
-normalised_grad = inline(norm_math.normalised_grad)
-running_update = inline(norm_math.running_update)
+bn = compile_math(norm_math, inline, "cpu")
 
 @kernel
 def first_unit(units, l):
@@ -138,7 +137,7 @@ def normalise_stage(l, t, data, net, work, norm, state):
     mean = stats[MEAN, h : h + width].astype(theta.dtype)
     inv = np.empty(width, dtype=theta.dtype)
     for j in range(width):
-        inv[j] = inv_std(stats[VAR, h + j], state[4][O.H_BN_EPSILON])
+        inv[j] = bn.inv_std(stats[VAR, h + j], state[4][O.H_BN_EPSILON])
     for i in range(m):
         for j in range(width):
             x = (Z[i, j] - mean[j]) * inv[j]
@@ -209,11 +208,11 @@ def norm_grad_stage(l, t, data, net, work, norm, state):
     mean_g = stats[MEAN_G, h : h + width].astype(theta.dtype)
     mean_gx = stats[MEAN_GX, h : h + width].astype(theta.dtype)
     for j in range(width):
-        scale[j] = gamma[j] * inv_std(stats[VAR, h + j], state[4][O.H_BN_EPSILON])
+        scale[j] = gamma[j] * bn.inv_std(stats[VAR, h + j], state[4][O.H_BN_EPSILON])
     for i in range(m):
         wi = data[5][own[i]]
         for j in range(width):
-            G[i, j] = normalised_grad(G[i, j], Xh[i, j], scale[j], wi * mean_g[j], wi * mean_gx[j])
+            G[i, j] = bn.normalised_grad(G[i, j], Xh[i, j], scale[j], wi * mean_g[j], wi * mean_gx[j])
 
 
 # One parallel region per stage over the threads' blocks of rows: the stages run one
@@ -301,8 +300,8 @@ def normed_pass(data, rows, theta, parts, sums, net, work, norm, hyper, train):
                 var = total[j] * inv_w
                 stats[VAR, h + j] = var
                 if update_running and l >= frozen:  # a frozen layer's statistics stay
-                    stats[RUN_MEAN, h + j] = running_update(stats[RUN_MEAN, h + j], stats[MEAN, h + j], momentum)
-                    stats[RUN_VAR, h + j] = running_update(stats[RUN_VAR, h + j], var, momentum)
+                    stats[RUN_MEAN, h + j] = bn.running_update(stats[RUN_MEAN, h + j], stats[MEAN, h + j], momentum)
+                    stats[RUN_VAR, h + j] = bn.running_update(stats[RUN_VAR, h + j], var, momentum)
             normalise_pass(l, data, net, work, norm, state)
     loss_pass(n_layers - 1, data, net, work, norm, state)
     for l in range(n_layers - 1, frozen - 1, -1):

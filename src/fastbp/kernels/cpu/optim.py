@@ -8,12 +8,9 @@ stochastic solvers, apply the update in the same parallel loop over
 parameters.  The update arithmetic runs in the parameters' dtype (float32
 stays float32, and vectorises twice as wide).
 
-The gradient of weight :math:`k` is
-
-.. math:: g_k = c \\, \\frac{\\sum_t P_{tk} + \\alpha \\theta_k + \\lambda_1 \\operatorname{sign}\\theta_k}{\\sum w}
-
-(biases carry no penalty), with :math:`c = \\min(1, \\text{max\\_grad\\_norm} / \\lVert g \\rVert)`
-when clipping is on and 1 otherwise.
+The formulas (the penalised gradient, each solver's step, the per-step
+constants) are :mod:`fastbp.optim.steps`, compiled here as inline functions
+(``S``); the GPU's kernels compile the same ones.
 
 Hyperparameters arrive in one float64 array ``hyper`` indexed by the constants
 of :mod:`fastbp.optim`; optimizer state (velocity, or the moments) is a
@@ -27,7 +24,11 @@ import numba
 import numpy as np
 
 from fastbp import optim as O
+from fastbp.kernels import compile_math
 from fastbp.kernels.cpu._jit import inline, kernel, parallel_kernel
+from fastbp.optim import steps
+
+S = compile_math(steps, inline, "cpu")
 
 
 @kernel
@@ -78,18 +79,13 @@ def sum_parts(parts):
 # constants (alpha, l1, AdamW's decay) are 0, which leaves their values
 # unchanged bit for bit (p + 0 th + 0 = p).  A literal True/False flag instead
 # would compile every loop twice, once per literal (measured 0.4 s cold).
-@inline
-def finished(p, th, a, l1, inv):
-    """The gradient of one parameter from its raw sum ``p`` (see the module docstring)."""
-    l1_term = l1 if th > 0 else (-l1 if th < 0 else l1 - l1)  # (l1 * 0 is float64: it widened the loop)
-    return (p + a * th + l1_term) * inv
 
 
 @parallel_kernel
 def _norm_sq(theta, g, a, l1, inv):
     total = 0.0
     for k in numba.prange(theta.shape[0]):
-        x = np.float64(finished(g[k], theta[k], a, l1, inv))
+        x = np.float64(S.penalised_gradient(g[k], theta[k], a, l1, inv))
         total += x * x
     return total
 
@@ -97,7 +93,7 @@ def _norm_sq(theta, g, a, l1, inv):
 @parallel_kernel
 def _write_gradient(theta, g, grad, a, l1, inv):
     for k in numba.prange(theta.shape[0]):
-        grad[k] = finished(g[k], theta[k], a, l1, inv)
+        grad[k] = S.penalised_gradient(g[k], theta[k], a, l1, inv)
 
 
 # The update loops take slices and run prange over their whole length: a prange with a
@@ -107,36 +103,15 @@ def _write_gradient(theta, g, grad, a, l1, inv):
 # which would double those loops (each one more for Numba to compile).  Weights and
 # biases take separate calls of the loop, with their own constants: with the penalty
 # constants selected per element the loop stopped vectorising (measured 3-4x slower).
-@inline
-def _step_one(theta, m, v, k, gk, th, c, solver):
-    """Update parameter ``k`` from its finished gradient ``gk`` (constants ``c``, see :func:`update`)."""
-    lr = c[3]
-    c4, c5, c6, c7, c8, c9 = c[4], c[5], c[6], c[7], c[8], c[9]
-    if solver == O.SGD:  # c4 momentum, c5 nesterov
-        vk = c4 * m[k] - lr * gk
-        m[k] = vk
-        theta[k] = th + (c4 * vk - lr * gk if c5 != 0 else vk)
-    elif solver == O.RMSPROP:  # c4 rho, c5 1 - rho, c6 epsilon
-        vk = c4 * v[k] + c5 * (gk * gk)
-        v[k] = vk
-        theta[k] = th - lr * gk / (np.sqrt(vk) + c6)
-    else:  # Adam / AdamW: c4 beta1, c5 1 - beta1, c6 beta2, c7 1 - beta2, c8 epsilon, c9 decay
-        mk = c4 * m[k] + c5 * gk
-        vk = c6 * v[k] + c7 * (gk * gk)
-        m[k] = mk
-        v[k] = vk
-        th = th - c9 * th
-        theta[k] = th - lr * mk / (np.sqrt(vk) + c8)
-
-
 @parallel_kernel
-def _step_range(theta, g0, g1, m, v, c, solver):
-    """Step every parameter of the slice from the raw gradient ``g0 + c[10] * g1`` (``c[10]``
-    1: two threads' parts, reduced in this same pass; 0: ``g0`` alone)."""
-    w1 = c[10]
+def _step_range(theta, g0, g1, m, v, pen, c, solver):
+    """Step every parameter of the slice from the raw gradient ``g0 + pen[3] * g1`` (``pen[3]``
+    1: two threads' parts, reduced in this same pass; 0: ``g0`` alone), penalised with
+    ``pen[:3] = (alpha, l1, inv)``; ``c``: :func:`fastbp.optim.steps.solver_constants`."""
+    a, l1, inv, w1 = pen[0], pen[1], pen[2], pen[3]
     for k in numba.prange(theta.shape[0]):
         th = theta[k]
-        _step_one(theta, m, v, k, finished(g0[k] + w1 * g1[k], th, c[0], c[1], c[2]), th, c, solver)
+        S.step(theta, m, v, k, S.penalised_gradient(g0[k] + w1 * g1[k], th, a, l1, inv), th, solver, c)
 
 
 # Which parameters train: ``trainable = [frozen layers, w_lo, n_coef, b_lo, base_size, g_lo]``
@@ -189,55 +164,30 @@ def update(theta, parts, state, hyper, counters, trainable, inv):
     Only the parameters that train (``trainable``, see above) are read and
     stepped: those of frozen layers keep their values and moments bit for bit.
 
-    SGD with (Nesterov) momentum:
-    :math:`v \leftarrow \mu v - \eta g`, :math:`\theta \leftarrow \theta + v`
-    (or :math:`+ \mu v - \eta g`).
-
-    Adam (Kingma & Ba), bias correction folded into the rate, and AdamW, its
-    decoupled-weight-decay variant (weights only):
-
-    .. math::
-        m \leftarrow \beta_1 m + (1-\beta_1) g, \quad
-        v \leftarrow \beta_2 v + (1-\beta_2) g^2, \quad
-        \theta \leftarrow (1 - \eta\lambda)\theta - \eta \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}
-        \frac{m}{\sqrt{v} + \epsilon}
-
-    RMSprop, with :math:`\rho = \beta_2`:
-    :math:`v \leftarrow \rho v + (1-\rho) g^2`,
-    :math:`\theta \leftarrow \theta - \eta g / (\sqrt v + \epsilon)`.
+    The steps are :func:`fastbp.optim.steps.sgd`, :func:`~fastbp.optim.steps.rmsprop` and
+    :func:`~fastbp.optim.steps.adam` (Adam and AdamW; AdamW's decay on weights only).
     """
     # Two threads' parts are reduced inside the step; more are summed into parts[0] first.
     n_parts = parts.shape[0]
     if n_parts > 2:
         sum_parts(parts)
     solver = np.int64(hyper[O.H_SOLVER])
-    lr = hyper[O.H_LR]
-    if solver == O.SGD:
-        extra = (hyper[O.H_MOMENTUM], hyper[O.H_NESTEROV], 0.0, 0.0, 0.0, 0.0)
-    elif solver == O.RMSPROP:
-        rho = hyper[O.H_BETA2]
-        extra = (rho, 1.0 - rho, hyper[O.H_EPSILON], 0.0, 0.0, 0.0)
-    else:
-        counters[0] += 1
-        t = counters[0]
-        b1 = hyper[O.H_BETA1]
-        b2 = hyper[O.H_BETA2]
-        decay = lr * hyper[O.H_DECAY]
-        lr = lr * math.sqrt(1.0 - b2**t) / (1.0 - b1**t)
-        extra = (b1, 1.0 - b1, b2, 1.0 - b2, hyper[O.H_EPSILON], decay)
+    if solver != O.SGD and solver != O.RMSPROP:
+        counters[0] += 1  # Adam's step count
+    c = constants(theta, S.solver_constants(hyper, counters[0]))
     w1 = 1.0 if n_parts == 2 else 0.0  # the weight of the second part
-    c = constants(theta, (hyper[O.H_ALPHA], hyper[O.H_L1], inv, lr) + extra + (w1,))
+    pen = constants(theta, (hyper[O.H_ALPHA], hyper[O.H_L1], inv, w1))
     m, v = state[0], state[1]
     g0, g1 = parts[0], parts[1 if n_parts == 2 else 0]
     w_lo, n_coef, b_lo, base, g_lo = trainable[1], trainable[2], trainable[3], trainable[4], trainable[5]
-    _step_range(theta[w_lo:n_coef], g0[w_lo:n_coef], g1[w_lo:n_coef], m[w_lo:n_coef], v[w_lo:n_coef], c, solver)
-    c[0] = 0.0  # the biases: no penalty, no decay
-    c[1] = 0.0
-    c[9] = 0.0
+    _step_range(theta[w_lo:n_coef], g0[w_lo:n_coef], g1[w_lo:n_coef], m[w_lo:n_coef], v[w_lo:n_coef], pen, c, solver)
+    pen[0] = 0.0  # the biases: no penalty, no decay
+    pen[1] = 0.0
+    c[steps.DECAY] = 0.0
     # The biases in a parallel loop too: the same loop on one thread did not vectorise and
     # reference-counted the arrays per element (35 ns per bias, against ~1.5 us per region).
     # With no batch-normalisation parameter frozen, biases and those parameters are one range.
     top = theta.shape[0] if g_lo == base else base
-    _step_range(theta[b_lo:top], g0[b_lo:top], g1[b_lo:top], m[b_lo:top], v[b_lo:top], c, solver)
+    _step_range(theta[b_lo:top], g0[b_lo:top], g1[b_lo:top], m[b_lo:top], v[b_lo:top], pen, c, solver)
     if g_lo != base:
-        _step_range(theta[g_lo:], g0[g_lo:], g1[g_lo:], m[g_lo:], v[g_lo:], c, solver)
+        _step_range(theta[g_lo:], g0[g_lo:], g1[g_lo:], m[g_lo:], v[g_lo:], pen, c, solver)

@@ -1,79 +1,22 @@
-"""Activations over a block of rows, CUDA twins of :mod:`fastbp.kernels.cpu.activations`."""
+"""Activations over a block of rows, CUDA twins of :mod:`fastbp.kernels.cpu.activations`.
+
+One thread per element, which picks the activation by its code
+(:func:`fastbp.nn.activations.activation` and its derivative, compiled here as
+device functions, ``acts``).
+"""
 
 import math
 
 from numba import cuda
 
+from fastbp.kernels import compile_math
 from fastbp.nn import activations as act
 from fastbp.nn import dropout as dropout_math
 
 _device = cuda.jit(device=True)
 
-relu = _device(act.relu)
-tanh = _device(act.tanh)
-logistic = _device(act.logistic)
-leaky_relu = _device(act.leaky_relu)
-elu = _device(act.elu)
-gelu = _device(act.gelu)
-silu = _device(act.silu)
-softplus = _device(act.softplus)
-relu_grad = _device(act.relu_grad)
-tanh_grad = _device(act.tanh_grad)
-logistic_grad = _device(act.logistic_grad)
-leaky_relu_grad = _device(act.leaky_relu_grad)
-elu_grad = _device(act.elu_grad)
-gelu_grad = _device(act.gelu_grad)
-silu_grad = _device(act.silu_grad)
-softplus_grad = _device(act.softplus_grad)
-threshold = _device(dropout_math.threshold)
-row_key = _device(dropout_math.row_key)
-keep = _device(dropout_math.keep)
-
-
-@cuda.jit(device=True)
-def scalar(z, code):
-    """The activation of code ``code`` (not softmax) at ``z``."""
-    if code == act.RELU:
-        return relu(z)
-    if code == act.TANH:
-        return tanh(z)
-    if code == act.LOGISTIC:
-        return logistic(z)
-    if code == act.EXP:
-        return math.exp(z)
-    if code == act.LEAKY_RELU:
-        return leaky_relu(z)
-    if code == act.ELU:
-        return elu(z)
-    if code == act.GELU:
-        return gelu(z)
-    if code == act.SILU:
-        return silu(z)
-    if code == act.SOFTPLUS:
-        return softplus(z)
-    return z
-
-
-@cuda.jit(device=True)
-def scalar_grad(a, z, code):
-    """Derivative of activation ``code`` given output ``a`` and input ``z``."""
-    if code == act.RELU:
-        return relu_grad(a, z)
-    if code == act.TANH:
-        return tanh_grad(a, z)
-    if code == act.LOGISTIC:
-        return logistic_grad(a, z)
-    if code == act.LEAKY_RELU:
-        return leaky_relu_grad(a, z)
-    if code == act.ELU:
-        return elu_grad(a, z)
-    if code == act.GELU:
-        return gelu_grad(a, z)
-    if code == act.SILU:
-        return silu_grad(a, z)
-    if code == act.SOFTPLUS:
-        return softplus_grad(a, z)
-    return 1.0
+acts = compile_math(act, _device, "cuda")
+masks = compile_math(dropout_math, _device, "cuda")
 
 
 @cuda.jit
@@ -88,7 +31,7 @@ def bias_activate_kernel(Z, b, code, pre, keep_pre):
         z = Z[i, j] + b[j]
         if keep_pre:
             pre[i, j] = z
-        Z[i, j] = scalar(z, code)
+        Z[i, j] = acts.activation(z, code)
 
 
 @cuda.jit
@@ -120,7 +63,7 @@ def multiply_grad_kernel(A, pre, D, code, use_pre):
         j = k - i * m
         a = A[i, j]
         z = pre[i, j] if use_pre else a
-        D[i, j] = D[i, j] * scalar_grad(a, z, code)
+        D[i, j] = D[i, j] * acts.activation_grad(a, z, code)
 
 
 @cuda.jit
@@ -131,7 +74,7 @@ def dropout_kernel(A, rows, seed, step, layer, rate):
     if k < n * m:
         i = k // m
         j = k - i * m
-        if keep(row_key(seed, step, rows[i]), layer, j, threshold(rate)):
+        if masks.keep(masks.row_key(seed, step, rows[i]), layer, j, masks.threshold(rate)):
             A[i, j] = A[i, j] * (1.0 / (1.0 - rate))
         else:
             A[i, j] = 0.0
@@ -146,10 +89,10 @@ def dropout_grad_kernel(A, pre, D, code, use_pre, rows, seed, step, layer, rate)
     if k < n * m:
         i = k // m
         j = k - i * m
-        if keep(row_key(seed, step, rows[i]), layer, j, threshold(rate)):
+        if masks.keep(masks.row_key(seed, step, rows[i]), layer, j, masks.threshold(rate)):
             kept = 1.0 - rate
             a = A[i, j] * kept
             z = pre[i, j] if use_pre else a
-            D[i, j] = D[i, j] * scalar_grad(a, z, code) * (1.0 / kept)
+            D[i, j] = D[i, j] * acts.activation_grad(a, z, code) * (1.0 / kept)
         else:
             D[i, j] = 0.0

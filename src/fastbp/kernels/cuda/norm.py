@@ -11,14 +11,13 @@ the device for the whole fit; ``h`` is the first column of the layer's units.
 
 from numba import cuda
 
+from fastbp.kernels import compile_math
 from fastbp.nn import norm as norm_math
 from fastbp.nn.norm import MEAN, MEAN_G, MEAN_GX, RUN_MEAN, RUN_VAR, VAR
 
 _device = cuda.jit(device=True)
 
-inv_std = _device(norm_math.inv_std)
-normalised_grad = _device(norm_math.normalised_grad)
-running_update = _device(norm_math.running_update)
+bn = compile_math(norm_math, _device, "cuda")
 
 
 @cuda.jit(device=True)
@@ -51,8 +50,8 @@ def batch_stats_kernel(Z, rows, sw, stats, h, momentum, train):
         stats[MEAN, h + j] = mean
         stats[VAR, h + j] = var
         if train and n > 1 and w_sum > 0.0:
-            stats[RUN_MEAN, h + j] = running_update(stats[RUN_MEAN, h + j], mean, momentum)
-            stats[RUN_VAR, h + j] = running_update(stats[RUN_VAR, h + j], var, momentum)
+            stats[RUN_MEAN, h + j] = bn.running_update(stats[RUN_MEAN, h + j], mean, momentum)
+            stats[RUN_VAR, h + j] = bn.running_update(stats[RUN_VAR, h + j], var, momentum)
 
 
 @cuda.jit
@@ -64,7 +63,7 @@ def normalise_kernel(Z, xhat, gamma, stats, h, eps):
     if k < n * m:
         i = k // m
         j = k - i * m
-        x = (Z[i, j] - stats[MEAN, h + j]) * inv_std(stats[VAR, h + j], eps)
+        x = (Z[i, j] - stats[MEAN, h + j]) * bn.inv_std(stats[VAR, h + j], eps)
         xhat[i, j] = x
         Z[i, j] = gamma[j] * x
 
@@ -99,5 +98,5 @@ def norm_grad_kernel(G, xhat, rows, sw, gamma, stats, h, eps):
         i = k // m
         j = k - i * m
         wi = sw[rows[i]]
-        scale = gamma[j] * inv_std(stats[VAR, h + j], eps)
-        G[i, j] = normalised_grad(G[i, j], xhat[i, j], scale, wi * stats[MEAN_G, h + j], wi * stats[MEAN_GX, h + j])
+        scale = gamma[j] * bn.inv_std(stats[VAR, h + j], eps)
+        G[i, j] = bn.normalised_grad(G[i, j], xhat[i, j], scale, wi * stats[MEAN_G, h + j], wi * stats[MEAN_GX, h + j])

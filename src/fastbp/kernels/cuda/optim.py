@@ -4,7 +4,8 @@ One thread per parameter.  The batch's sums live on the device
 (``sums = [loss, weight, sum W^2, sum |W|, |g|^2]``, see
 :func:`fastbp.kernels.cuda.losses.batch_sums_kernel` and
 :func:`grad_norm_kernel`), so a step needs nothing from the host but the
-scalar hyperparameters.
+scalar hyperparameters.  The formulas are :mod:`fastbp.optim.steps`, compiled
+here as device functions (``S``), as the CPU kernels compile them.
 """
 
 import math
@@ -12,23 +13,22 @@ import math
 from numba import cuda, float64
 
 from fastbp import _config
-from fastbp import optim as O
+from fastbp.kernels import compile_math
+from fastbp.kernels.cuda.losses import block_sum
+from fastbp.optim import steps
+
+S = compile_math(steps, cuda.jit(device=True), "cuda")
 
 _THREADS = _config.CUDA_THREADS
 
 
 @cuda.jit(device=True)
 def _gradient(theta, grad, k, n_coef, alpha, l1, inv):
-    """Penalised, normalised gradient of parameter ``k`` (before clipping)."""
-    g = grad[k]
+    """Gradient of parameter ``k`` (:func:`fastbp.optim.steps.penalised_gradient`): the
+    weights (``k < n_coef``) penalised, the others not."""
     if k < n_coef:
-        th = theta[k]
-        g += alpha * th
-        if th > 0:
-            g += l1
-        elif th < 0:
-            g -= l1
-    return g * inv
+        return S.penalised_gradient(grad[k], theta[k], alpha, l1, inv)
+    return grad[k] * inv
 
 
 @cuda.jit(device=True)
@@ -52,7 +52,8 @@ def _scale(sums, max_norm):
 @cuda.jit
 def grad_norm_kernel(theta, grad, n_coef, alpha, l1, sums, lo):
     r"""One block: ``sums[4] = sum_k (sum w * g_k)^2`` over the parameters that train (the
-    gradient norm before the division by the weight sum), by a fixed-order tree reduction."""
+    gradient norm before the division by the weight sum), by a fixed-order tree reduction
+    (:func:`fastbp.kernels.cuda.losses.block_sum`)."""
     acc = cuda.shared.array(_THREADS, dtype=float64)
     t = cuda.threadIdx.x
     total = 0.0
@@ -61,13 +62,7 @@ def grad_norm_kernel(theta, grad, n_coef, alpha, l1, sums, lo):
             g = _gradient(theta, grad, k, n_coef, alpha, l1, 1.0)
             total += g * g
     acc[t] = total
-    cuda.syncthreads()
-    step = _THREADS // 2
-    while step > 0:
-        if t < step:
-            acc[t] += acc[t + step]
-        cuda.syncthreads()
-        step //= 2
+    block_sum(acc, t)
     if t == 0:
         sums[4] = acc[0]
 
@@ -85,39 +80,17 @@ def finish_gradient_kernel(theta, grad, n_coef, alpha, l1, sums, max_norm, lo):
 
 
 @cuda.jit
-def update_kernel(theta, grad, m, v, n_coef, alpha, l1, sums, max_norm, solver, lo, c0, c1, c2, c3, c4):
-    r"""One step of ``solver`` for parameter ``k`` (one thread each).
+def update_kernel(theta, grad, m, v, n_coef, alpha, l1, sums, max_norm, solver, lo, c, c_bias):
+    r"""One step of ``solver`` for parameter ``k`` (one thread each):
+    :func:`fastbp.optim.steps.step`.
 
-    ``c0..c4`` are ``lr, momentum, nesterov`` (SGD), ``lr_t, beta1, beta2,
-    epsilon, decay`` (Adam, AdamW: :math:`\theta \leftarrow (1 - \text{decay})
-    \theta - lr_t\, m / (\sqrt v + \epsilon)` on weights) or ``lr, rho,
-    epsilon`` (RMSprop), as in :func:`fastbp.kernels.cpu.optim.update`.
-    Scalars, not an array, so a step copies nothing to the device.  Parameters
-    of frozen layers (outside ``lo``, see :func:`_trains`) are left as they are.
+    ``c`` is :func:`fastbp.optim.steps.solver_constants` in the parameters'
+    dtype, ``c_bias`` the same with no decay (for every parameter but the
+    weights).  Tuples, not arrays, so a step copies nothing to the device.
+    Parameters of frozen layers (outside ``lo``, see :func:`_trains`) are left
+    as they are.
     """
     k = cuda.grid(1)
     if k < theta.shape[0] and _trains(k, lo):
         g = _gradient(theta, grad, k, n_coef, alpha, l1, _scale(sums, max_norm))
-        if solver == O.SGD:
-            lr, mu = c0, c1
-            vk = mu * m[k] - lr * g
-            m[k] = vk
-            if c2 != 0:
-                theta[k] += mu * vk - lr * g
-            else:
-                theta[k] += vk
-        elif solver == O.RMSPROP:
-            lr, rho, eps = c0, c1, c2
-            vk = rho * v[k] + (1.0 - rho) * (g * g)
-            v[k] = vk
-            theta[k] -= lr * g / (math.sqrt(vk) + eps)
-        else:
-            lr_t, b1, b2, eps, decay = c0, c1, c2, c3, c4
-            mk = b1 * m[k] + (1.0 - b1) * g
-            vk = b2 * v[k] + (1.0 - b2) * (g * g)
-            m[k] = mk
-            v[k] = vk
-            th = theta[k]
-            if k < n_coef:
-                th -= decay * th
-            theta[k] = th - lr_t * mk / (math.sqrt(vk) + eps)
+        S.step(theta, m, v, k, g, theta[k], solver, c if k < n_coef else c_bias)
