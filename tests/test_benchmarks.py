@@ -79,3 +79,16 @@ def test_frozen_reports_each_setting():
     for k in (0, 1, 2):
         row = re.search(rf"frozen_layers={k}: +([0-9.]+) ms +\(([0-9.]+)x of none frozen", out)
         assert row and float(row.group(1)) > 0, out
+
+
+@pytest.mark.slow
+def test_ab_reports_both_trees_and_their_ratio():
+    src = os.path.join(ROOT, "src")
+    out = run_module("benchmarks.ab", src, src, "--repeats", "1", "--parts", "steps")
+    assert len(re.findall(r"^A \{'adam step us': [0-9.]+", out, re.M)) == 1
+    assert len(re.findall(r"^B \{'adam step us': [0-9.]+", out, re.M)) == 1
+    for solver in ("adam", "sgd", "rmsprop"):
+        row = re.search(rf"^{solver} step us +A +([0-9.]+) +B +([0-9.]+) +B/A +([0-9.]+)$", out, re.M)
+        assert row, out
+        a, b, ratio = map(float, row.groups())
+        assert a > 0 and b > 0 and ratio == pytest.approx(b / a, abs=2e-3)
