@@ -258,10 +258,11 @@ def test_frozen_layers_stay_bit_identical_and_agree_with_cpu(solver, batch_norm)
     assert_fits_agree(cpu, gpu, np.float64)
 
 
-@pytest.mark.parametrize("hidden,expected", [((4,), 13), ((4, 3), 19)])
+@pytest.mark.parametrize("hidden,expected", [((4,), 11), ((4, 3), 15)])
 def test_kernel_launches_per_mini_batch_on_the_step_by_step_path(monkeypatch, hidden, expected):
     """The step-by-step executor launches a fixed number of kernels per mini-batch (dense, Adam,
-    no extension): the figure kernel fusion is to bring down, counted here so that it shows."""
+    no extension): with bias and activation, and the activation's derivative, in the products'
+    epilogues, 11 with one hidden layer (13 as separate launches) and 15 with two (19)."""
     import os
 
     if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
@@ -295,3 +296,49 @@ def test_kernel_launches_per_mini_batch_on_the_step_by_step_path(monkeypatch, hi
         BackpropClassifier(hidden_layer_sizes=hidden, max_iter=2, batch_size=8, shuffle=False, random_state=0,
                            device="cuda").fit(X, np.arange(24) % 3)
     assert per_epoch == [3 * expected] * 2  # three mini-batches an epoch
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("activation", list(ACTIVATION_CODES) + ["exp"])
+def test_matmul_epilogues_equal_numpy_and_the_separate_kernels(activation, dtype):
+    """The fused product's epilogues against NumPy (the nn formulas applied to A @ B + b, and to
+    (D @ W.T) * f'(a, z)), and bit for bit against the product followed by the separate kernel."""
+    from numba import cuda
+
+    from fastbp.kernels.cuda import activations as K_act
+    from fastbp.kernels.cuda import dense as K
+    from fastbp.nn import activations as act
+
+    code = act.EXP if activation == "exp" else ACTIVATION_CODES[activation]
+    rng = np.random.RandomState(1)
+    A, B = rng.standard_normal((9, 6)).astype(dtype), rng.standard_normal((6, 5)).astype(dtype)
+    b = rng.standard_normal(5).astype(dtype)
+    plan = K.Plan((code, code, 0), [0.0], 0, 0, 0, dtype)
+    rows = cuda.to_device(np.arange(9, dtype=np.int64))
+    d_A, d_B, d_b = cuda.to_device(A), cuda.to_device(B), cuda.to_device(b)
+
+    fused, pre = cuda.device_array((9, 5), dtype), cuda.device_array((9, 5), dtype)
+    K.matmul(plan, d_A, d_B, fused, rows, False, False, False, K.ACTIVATE, code, d_b, pre, True)
+    separate, pre2 = cuda.device_array((9, 5), dtype), cuda.device_array((9, 5), dtype)
+    K.matmul(plan, d_A, d_B, separate, rows, False, False, False)
+    K_act.bias_activate_kernel[4, 16](separate, d_b, code, pre2, True)
+    assert fused.copy_to_host().tobytes() == separate.copy_to_host().tobytes()
+    assert pre.copy_to_host().tobytes() == pre2.copy_to_host().tobytes()
+    Z = (A.astype(np.float64) @ B) + b
+    expected = np.vectorize(lambda z: act.activation(z, code))(Z)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(fused.copy_to_host(), expected, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(pre.copy_to_host(), Z, rtol=rtol, atol=rtol)
+
+    if code == act.EXP:
+        return  # an output activation: no derivative in the backward pass
+    # Backward: D_prev = (D @ W.T) * f'(a, z), with a = f(z) the layer below's outputs.
+    D, W = rng.standard_normal((9, 5)).astype(dtype), rng.standard_normal((6, 5)).astype(dtype)
+    z = rng.standard_normal((9, 6)).astype(dtype)
+    a = np.vectorize(lambda x: act.activation(x, code))(z).astype(dtype)
+    keep = code in act.NEEDS_Z
+    out = cuda.device_array((9, 6), dtype)
+    K.matmul(plan, cuda.to_device(D), cuda.to_device(W), out, rows, False, False, True, K.DERIVATIVE, code, None,
+             cuda.to_device(z), keep, cuda.to_device(a))
+    grads = np.vectorize(lambda x, y: act.activation_grad(x, y if keep else x, code))(a.astype(np.float64), z)
+    np.testing.assert_allclose(out.copy_to_host(), (D.astype(np.float64) @ W.T) * grads, rtol=rtol, atol=rtol)

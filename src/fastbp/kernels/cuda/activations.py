@@ -54,19 +54,6 @@ def softmax_kernel(Z, b):
 
 
 @cuda.jit
-def multiply_grad_kernel(A, pre, D, code, use_pre):
-    r"""``D[i, j] *= f'(A[i, j], Z[i, j])``; one thread per element."""
-    k = cuda.grid(1)
-    n, m = A.shape
-    if k < n * m:
-        i = k // m
-        j = k - i * m
-        a = A[i, j]
-        z = pre[i, j] if use_pre else a
-        D[i, j] = D[i, j] * acts.activation_grad(a, z, code)
-
-
-@cuda.jit
 def dropout_kernel(A, rows, seed, step, layer, rate):
     r"""Inverted dropout, twin of :func:`fastbp.kernels.cpu.dense.apply_dropout`: the same hash, the same masks."""
     k = cuda.grid(1)

@@ -1,8 +1,11 @@
 """Dense layers on the GPU, twins of :mod:`fastbp.kernels.cpu.dense`.
 
 One shared-memory tiled matrix product serves the three products of
-backpropagation through its ``trans_a`` / ``trans_b`` flags, and gathers the
-mini-batch rows of X through ``rows`` (no gathered copy of X is made).
+backpropagation through its ``trans_a`` / ``trans_b`` flags, gathers the
+mini-batch rows of X through ``rows`` (no gathered copy of X is made), and
+applies the element-wise step that follows it in its epilogue (bias and
+activation forward, the activation's derivative backward), one launch
+instead of two.
 :func:`forward` and :func:`backward`, under the CPU twins' names, are the layer
 loops: host functions that launch this module's kernels and those of
 :mod:`~fastbp.kernels.cuda.activations` and :mod:`~fastbp.kernels.cuda.norm`,
@@ -39,14 +42,27 @@ def _load_a(A, rows, use_rows, trans_a, i, k, M, K):
     return A[r, k]
 
 
+#: What the product does with each element of ``C`` before storing it (``epilogue``):
+#: nothing; add the bias and apply the activation (the forward pass); multiply by the
+#: activation's derivative (the delta of the layer below, in the backward pass).
+PLAIN, ACTIVATE, DERIVATIVE = 0, 1, 2
+
+
 def _build_matmul(tile_type):
     @cuda.jit
-    def matmul_kernel(A, B, C, rows, use_rows, trans_a, trans_b):
-        r"""``C = op(A) @ op(B)`` with shared-memory tiles of ``CUDA_TILE`` squared.
+    def matmul_kernel(A, B, C, rows, use_rows, trans_a, trans_b, epilogue, code, b, pre, keep_pre, act):
+        r"""``C = op(A) @ op(B)`` with shared-memory tiles of ``CUDA_TILE`` squared, and an epilogue.
 
         ``op(A)`` is ``A``, ``A.T``, ``A[rows]`` or ``A[rows].T``; ``op(B)`` is
-        ``B`` or ``B.T``.  Launch a 2-D grid of ``(CUDA_TILE, CUDA_TILE)``
-        blocks covering ``C``.
+        ``B`` or ``B.T``.  ``epilogue``: :data:`PLAIN` stores the product;
+        :data:`ACTIVATE` stores :math:`f(c_{ij} + b_j)` for activation ``code``
+        (and, with ``keep_pre``, the pre-activation into ``pre``);
+        :data:`DERIVATIVE` stores :math:`c_{ij} f'(a_{ij}, z_{ij})` with ``a`` the
+        layer's outputs ``act`` and ``z`` its pre-activations ``pre`` (read
+        with ``keep_pre``).  The element is rounded to the working dtype before
+        its epilogue, as a separate kernel reading ``C`` would see it, so fused
+        and separate launches give the same bits.  Launch a 2-D grid of
+        ``(CUDA_TILE, CUDA_TILE)`` blocks covering ``C``.
         """
         sa = cuda.shared.array((_TILE, _TILE), dtype=tile_type)
         sb = cuda.shared.array((_TILE, _TILE), dtype=tile_type)
@@ -69,7 +85,16 @@ def _build_matmul(tile_type):
                 acc += sa[ty, k] * sb[k, tx]
             cuda.syncthreads()
         if i < M and j < N:
-            C[i, j] = acc
+            if epilogue == ACTIVATE:
+                z = acc + b[j]
+                if keep_pre:
+                    pre[i, j] = z
+                C[i, j] = K_act.acts.activation(z, code)
+            elif epilogue == DERIVATIVE:
+                a = act[i, j]
+                C[i, j] = acc * K_act.acts.activation_grad(a, pre[i, j] if keep_pre else a, code)
+            else:
+                C[i, j] = acc
 
     return matmul_kernel
 
@@ -135,12 +160,17 @@ def _blocks(n):
     return max(1, -(-n // _config.CUDA_THREADS))
 
 
-def matmul(plan, A, B, C, rows, use_rows, trans_a, trans_b):
-    """Launch the tiled product ``C = op(A) @ op(B)`` (:func:`matmul_kernel`) over ``C``."""
+def matmul(plan, A, B, C, rows, use_rows, trans_a, trans_b, epilogue=PLAIN, code=0, b=None, pre=None,
+           keep_pre=False, act=None):
+    """Launch the tiled product ``C = op(A) @ op(B)`` (:func:`matmul_kernel`) over ``C``, with
+    its ``epilogue`` (arrays an epilogue does not read default to views of ``C``)."""
     T = _config.CUDA_TILE
     M, N = C.shape
     grid = (max(1, -(-N // T)), max(1, -(-M // T)))
-    matmul_kernels[np.dtype(plan.dtype)][grid, (T, T)](A, B, C, rows, use_rows, trans_a, trans_b)
+    matmul_kernels[np.dtype(plan.dtype)][grid, (T, T)](
+        A, B, C, rows, use_rows, trans_a, trans_b, epilogue, code,
+        C[0] if b is None else b, C if pre is None else pre, keep_pre, C if act is None else act,
+    )
 
 
 def forward(plan, d_data, rows, n, params, work, train=False, norm=None):
@@ -160,14 +190,20 @@ def forward(plan, d_data, rows, n, params, work, train=False, norm=None):
     L = len(Ws)
     for l in range(L):
         Z = work["acts"][l][:n]
+        code = out_code if l == L - 1 else hidden
+        keep = code in NEEDS_Z
+        pre = work["pre"][l][:n] if keep else work["pre"][l]
+        # Bias and activation in the product's epilogue, unless the layer is normalised
+        # first, its output is a softmax (a row-wise step), or X is sparse.
+        fused = not (norm is not None and l < L - 1) and code != SOFTMAX and not (l == 0 and sparse)
+        epilogue = (ACTIVATE, code, bs[l], pre, keep) if fused else (PLAIN,)
         if l == 0:
             if sparse:
                 csr_dot_kernel[_blocks(Z.size), threads](x_data, x_indices, x_indptr, rows, Ws[0], Z)
             else:
-                matmul(plan, X, Ws[0], Z, rows, True, False, False)
+                matmul(plan, X, Ws[0], Z, rows, True, False, False, *epilogue)
         else:
-            matmul(plan, work["acts"][l - 1][:n], Ws[l], Z, rows, False, False, False)
-        code = out_code if l == L - 1 else hidden
+            matmul(plan, work["acts"][l - 1][:n], Ws[l], Z, rows, False, False, False, *epilogue)
         bias = bs[l]
         if norm is not None and l < L - 1:
             h = norm["first"][l]
@@ -180,9 +216,7 @@ def forward(plan, d_data, rows, n, params, work, train=False, norm=None):
             bias = norm["betas"][l]
         if code == SOFTMAX:
             K_act.softmax_kernel[_blocks(n), threads](Z, bias)
-        else:
-            keep = code in NEEDS_Z
-            pre = work["pre"][l][:n] if keep else work["pre"][l]
+        elif not fused:
             K_act.bias_activate_kernel[_blocks(Z.size), threads](Z, bias, code, pre, keep)
         if train and l < L - 1 and plan.dropout[l] > 0:
             K_act.dropout_kernel[_blocks(Z.size), threads](Z, rows, plan.seed, plan.step, l, plan.dropout[l])
@@ -218,18 +252,16 @@ def backward(plan, d_data, rows, n, params, work, norm=None):
             colsum_kernel[_blocks(D.shape[1]), threads](D, gbs[l])
         if l > plan.frozen:
             D_prev = work["deltas"][l - 1][:n]
-            matmul(plan, D, Ws[l], D_prev, rows, False, False, True)
             use_pre = hidden in NEEDS_Z
             pre = work["pre"][l - 1][:n] if use_pre else work["pre"][l - 1]
-            if plan.dropout[l - 1] > 0:
+            A_prev = work["acts"][l - 1][:n]
+            if plan.dropout[l - 1] > 0:  # the derivative goes through the masks: a kernel of its own
+                matmul(plan, D, Ws[l], D_prev, rows, False, False, True)
                 K_act.dropout_grad_kernel[_blocks(D_prev.size), threads](
-                    work["acts"][l - 1][:n], pre, D_prev, hidden, use_pre, rows,
-                    plan.seed, plan.step, l - 1, plan.dropout[l - 1],
+                    A_prev, pre, D_prev, hidden, use_pre, rows, plan.seed, plan.step, l - 1, plan.dropout[l - 1],
                 )
-            else:
-                K_act.multiply_grad_kernel[_blocks(D_prev.size), threads](
-                    work["acts"][l - 1][:n], pre, D_prev, hidden, use_pre
-                )
+            else:  # the activation's derivative in the product's epilogue
+                matmul(plan, D, Ws[l], D_prev, rows, False, False, True, DERIVATIVE, hidden, None, pre, use_pre, A_prev)
             if norm is not None:
                 k, h = l - 1, norm["first"][l - 1]
                 xhat = work["xhat"][k][:n]
