@@ -97,7 +97,7 @@ def test_second_process_loads_the_cached_epoch(tmp_path):
     assert (hits, misses) == (0, 1)  # empty cache: compiled
     assert refreshed > 0  # compiling loads Numba's registries
     names = [name for name, _ in kernels]
-    assert "fastbp.kernels.cpu.epoch.thread_block" in names and "fastbp.kernels.cpu.norm.grads_pass" in names
+    assert "fastbp.kernels.cpu.epoch.thread_block" in names and "fastbp.kernels.cpu.norm.backward_pass" in names
     # One float64 dense fit, then one with batch norm: no kernel compiled again for the same
     # types, as a parallel loop's unsigned index (uint64 where the caller typed int64) or a
     # literal constant argument would make Numba do.

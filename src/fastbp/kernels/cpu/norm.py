@@ -5,13 +5,14 @@ the statistics of the whole mini-batch before any row can go on, so the pass
 here runs layer by layer: each stage is a small kernel for one thread's rows
 (a ``*_stage`` function, built on the per-layer functions of
 :mod:`fastbp.kernels.cpu.dense` that the plain pass uses too) run in one
-parallel loop over the threads' blocks of rows (its ``*_pass`` function; the
-blocks of :func:`fastbp.kernels.cpu.epoch.block_pass`),
-and between stages the per-thread column sums are reduced in thread order
-(deterministic, no atomics).  Per normalised layer the forward pass has three
-stages (product and column sums; squared deviations; normalise and activate)
-and the backward pass two (gradients and the sums of :math:`g` and
-:math:`g \hat x`; the gradient through the statistics).
+parallel loop over the threads' blocks of rows (a ``*_pass`` function; the
+blocks of :func:`fastbp.kernels.cpu.epoch.block_pass`), and between passes
+the per-thread column sums are reduced in thread order (deterministic, no
+atomics).  Per normalised layer the forward pass has three passes (product
+and column sums; squared deviations; normalise and activate) and the
+backward pass one (the delta through the statistics, then the gradients and
+the sums of :math:`g` and :math:`g \hat x` of the layer below); the output
+layer's forward, loss and gradient share one pass, as they need no barrier.
 
 These functions are compiled only by a fit with ``batch_norm=True``; the
 other kernels never call them.  Prediction needs none of them: the running
@@ -215,10 +216,28 @@ def norm_grad_stage(l, t, data, net, work, norm, state):
             G[i, j] = bn.normalised_grad(G[i, j], Xh[i, j], scale[j], wi * mean_g[j], wi * mean_gx[j])
 
 
-# One parallel region per stage over the threads' blocks of rows: the stages run one
-# after the other, each needing what the one before reduced.  The six loops are written
-# out on purpose: one loop taking the stage as a function would be compiled once per
-# function passed anyway, and one taking a stage code would need a ladder of codes.
+@kernel
+def output_stage(l, t, data, net, work, norm, state):
+    """The output layer ``l`` for thread ``t``'s rows, from its product to its gradient:
+    :func:`linear_stage` (bias and activation), :func:`loss_stage`, :func:`grads_stage`.
+    Each reads only what the thread itself wrote, so they share one parallel region."""
+    linear_stage(l, t, data, net, work, norm, state)
+    loss_stage(l, t, data, net, work, norm, state)
+    grads_stage(l, t, data, net, work, norm, state)
+
+
+@kernel
+def backward_stage(l, t, data, net, work, norm, state):
+    """Normalised layer ``l`` for thread ``t``'s rows: its delta through the batch statistics
+    (:func:`norm_grad_stage`), then its gradient and the delta below (:func:`grads_stage`)."""
+    norm_grad_stage(l, t, data, net, work, norm, state)
+    grads_stage(l, t, data, net, work, norm, state)
+
+
+# One parallel region per barrier over the threads' blocks of rows: each pass needs what
+# the one before reduced across threads.  The five loops are written out on purpose: one
+# loop taking the stage as a function would be compiled once per function passed anyway,
+# and one taking a stage code would need a ladder of codes.
 @parallel_kernel
 def linear_pass(l, data, net, work, norm, state):
     for t in numba.prange(state[2].shape[0]):
@@ -238,21 +257,15 @@ def normalise_pass(l, data, net, work, norm, state):
 
 
 @parallel_kernel
-def loss_pass(l, data, net, work, norm, state):
+def output_pass(l, data, net, work, norm, state):
     for t in numba.prange(state[2].shape[0]):
-        loss_stage(l, np.int64(t), data, net, work, norm, state)
+        output_stage(l, np.int64(t), data, net, work, norm, state)
 
 
 @parallel_kernel
-def grads_pass(l, data, net, work, norm, state):
+def backward_pass(l, data, net, work, norm, state):
     for t in numba.prange(state[2].shape[0]):
-        grads_stage(l, np.int64(t), data, net, work, norm, state)
-
-
-@parallel_kernel
-def norm_grad_pass(l, data, net, work, norm, state):
-    for t in numba.prange(state[2].shape[0]):
-        norm_grad_stage(l, np.int64(t), data, net, work, norm, state)
+        backward_stage(l, np.int64(t), data, net, work, norm, state)
 
 
 @kernel
@@ -286,39 +299,35 @@ def normed_pass(data, rows, theta, parts, sums, net, work, norm, hyper, train):
     inv_w = 1.0 / w_sum if w_sum > 0.0 else 0.0  # no weight: statistics 0, nothing learned either
     update_running = train and n > 1 and w_sum > 0.0
     frozen = net.trainable[0]
-    for l in range(n_layers):
+    for l in range(n_layers - 1):  # the hidden layers, each normalised: three passes
         linear_pass(l, data, net, work, norm, state)
-        if is_normalised(net, l):
-            width = units[l + 1]
-            h = first_unit(units, l)
-            total = column_totals(col, width)
-            for j in range(width):
-                stats[MEAN, h + j] = total[j] * inv_w
-            variance_pass(l, data, net, work, norm, state)
-            total = column_totals(col, width)
-            for j in range(width):
-                var = total[j] * inv_w
-                stats[VAR, h + j] = var
-                if update_running and l >= frozen:  # a frozen layer's statistics stay
-                    stats[RUN_MEAN, h + j] = bn.running_update(stats[RUN_MEAN, h + j], stats[MEAN, h + j], momentum)
-                    stats[RUN_VAR, h + j] = bn.running_update(stats[RUN_VAR, h + j], var, momentum)
-            normalise_pass(l, data, net, work, norm, state)
-    loss_pass(n_layers - 1, data, net, work, norm, state)
-    for l in range(n_layers - 1, frozen - 1, -1):
-        grads_pass(l, data, net, work, norm, state)
-        if l > frozen:
-            k = l - 1
-            width = units[l]
-            h = first_unit(units, k)
-            for j in range(width):
-                g_sum = 0.0
-                gx_sum = 0.0
-                for t in range(parts.shape[0]):
-                    g_sum += parts[t, g_off[k] + width + j]
-                    gx_sum += parts[t, g_off[k] + j]
-                stats[MEAN_G, h + j] = g_sum * inv_w
-                stats[MEAN_GX, h + j] = gx_sum * inv_w
-            norm_grad_pass(k, data, net, work, norm, state)
+        width = units[l + 1]
+        h = first_unit(units, l)
+        total = column_totals(col, width)
+        for j in range(width):
+            stats[MEAN, h + j] = total[j] * inv_w
+        variance_pass(l, data, net, work, norm, state)
+        total = column_totals(col, width)
+        for j in range(width):
+            var = total[j] * inv_w
+            stats[VAR, h + j] = var
+            if update_running and l >= frozen:  # a frozen layer's statistics stay
+                stats[RUN_MEAN, h + j] = bn.running_update(stats[RUN_MEAN, h + j], stats[MEAN, h + j], momentum)
+                stats[RUN_VAR, h + j] = bn.running_update(stats[RUN_VAR, h + j], var, momentum)
+        normalise_pass(l, data, net, work, norm, state)
+    output_pass(n_layers - 1, data, net, work, norm, state)
+    for l in range(n_layers - 2, frozen - 1, -1):  # the hidden layers that train, top down
+        width = units[l + 1]
+        h = first_unit(units, l)
+        for j in range(width):  # the sums of g and g * xhat that the layer above left
+            g_sum = 0.0
+            gx_sum = 0.0
+            for t in range(parts.shape[0]):
+                g_sum += parts[t, g_off[l] + width + j]
+                gx_sum += parts[t, g_off[l] + j]
+            stats[MEAN_G, h + j] = g_sum * inv_w
+            stats[MEAN_GX, h + j] = gx_sum * inv_w
+        backward_pass(l, data, net, work, norm, state)
 
 
 @entry
