@@ -258,11 +258,12 @@ def test_frozen_layers_stay_bit_identical_and_agree_with_cpu(solver, batch_norm)
     assert_fits_agree(cpu, gpu, np.float64)
 
 
-@pytest.mark.parametrize("hidden,expected", [((4,), 11), ((4, 3), 15)])
+@pytest.mark.parametrize("hidden,expected", [((4,), 9), ((4, 3), 12)])
 def test_kernel_launches_per_mini_batch_on_the_step_by_step_path(monkeypatch, hidden, expected):
     """The step-by-step executor launches a fixed number of kernels per mini-batch (dense, Adam,
     no extension): with bias and activation, and the activation's derivative, in the products'
-    epilogues, 11 with one hidden layer (13 as separate launches) and 15 with two (19)."""
+    epilogues and the bias gradients from the weight gradients' products, 9 with one hidden
+    layer (13 as separate launches) and 12 with two (19)."""
     import os
 
     if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
@@ -342,3 +343,28 @@ def test_matmul_epilogues_equal_numpy_and_the_separate_kernels(activation, dtype
              cuda.to_device(z), keep, cuda.to_device(a))
     grads = np.vectorize(lambda x, y: act.activation_grad(x, y if keep else x, code))(a.astype(np.float64), z)
     np.testing.assert_allclose(out.copy_to_host(), (D.astype(np.float64) @ W.T) * grads, rtol=rtol, atol=rtol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("use_rows", [False, True])
+def test_weight_and_bias_gradients_from_one_product(use_rows, dtype):
+    """``A[rows].T @ D`` and, from the row of ones below ``A.T``, ``D``'s column sums, against
+    NumPy; without ``sums`` the bias array is left alone."""
+    from numba import cuda
+
+    from fastbp.kernels.cuda import dense as K
+
+    rng = np.random.RandomState(2)
+    A, D = rng.standard_normal((11, 6)).astype(dtype), rng.standard_normal((9, 5)).astype(dtype)
+    rows = np.array([3, 0, 7, 7, 10, 1, 2, 9, 5]) if use_rows else np.arange(9)
+    A_rows = A[rows] if use_rows else A[:9]
+    plan = K.Plan((0, 0, 0), [0.0], 0, 0, 0, dtype)
+    d_rows = cuda.to_device(rows.astype(np.int64))
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    for sums in (True, False):
+        G, gb = cuda.device_array((6, 5), dtype), cuda.to_device(np.full(5, 7.0, dtype))
+        K.matmul(plan, cuda.to_device(A if use_rows else A[:9]), cuda.to_device(D), G, d_rows, use_rows, True, False,
+                 b=gb, sums=sums)
+        np.testing.assert_allclose(G.copy_to_host(), A_rows.astype(np.float64).T @ D, rtol=rtol, atol=rtol)
+        expected = D.astype(np.float64).sum(axis=0) if sums else np.full(5, 7.0)
+        np.testing.assert_allclose(gb.copy_to_host(), expected, rtol=rtol, atol=rtol)

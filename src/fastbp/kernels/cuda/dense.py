@@ -5,7 +5,8 @@ backpropagation through its ``trans_a`` / ``trans_b`` flags, gathers the
 mini-batch rows of X through ``rows`` (no gathered copy of X is made), and
 applies the element-wise step that follows it in its epilogue (bias and
 activation forward, the activation's derivative backward), one launch
-instead of two.
+instead of two; a row of ones below ``A^T`` gives a layer's bias gradient
+with its weight gradient.
 :func:`forward` and :func:`backward`, under the CPU twins' names, are the layer
 loops: host functions that launch this module's kernels and those of
 :mod:`~fastbp.kernels.cuda.activations` and :mod:`~fastbp.kernels.cuda.norm`,
@@ -31,10 +32,13 @@ _TILE = _config.CUDA_TILE
 
 
 @cuda.jit(device=True)
-def _load_a(A, rows, use_rows, trans_a, i, k, M, K):
-    # op(A)[i, k], 0 outside the matrix; with rows, A is X and row r of op(A) is X[rows[r]].
-    if i >= M or k >= K:
+def _load_a(A, rows, use_rows, trans_a, i, k, M, K, ones):
+    # op(A)[i, k], 0 outside the matrix; with ``ones``, 1 on a row M below it (the row that
+    # gives the column sums of op(B)); with rows, A is X and row r of op(A) is X[rows[r]].
+    if k >= K or i > M or (i == M and not ones):
         return 0.0
+    if i == M:
+        return 1.0
     if trans_a:
         r = rows[k] if use_rows else k
         return A[r, i]
@@ -50,11 +54,14 @@ PLAIN, ACTIVATE, DERIVATIVE = 0, 1, 2
 
 def _build_matmul(tile_type):
     @cuda.jit
-    def matmul_kernel(A, B, C, rows, use_rows, trans_a, trans_b, epilogue, code, b, pre, keep_pre, act):
+    def matmul_kernel(A, B, C, rows, use_rows, trans_a, trans_b, epilogue, code, b, pre, keep_pre, act, sums):
         r"""``C = op(A) @ op(B)`` with shared-memory tiles of ``CUDA_TILE`` squared, and an epilogue.
 
         ``op(A)`` is ``A``, ``A.T``, ``A[rows]`` or ``A[rows].T``; ``op(B)`` is
-        ``B`` or ``B.T``.  ``epilogue``: :data:`PLAIN` stores the product;
+        ``B`` or ``B.T``.  With ``sums``, the grid covers one row more, a row of
+        ones below ``op(A)``, whose product, the column sums of ``op(B)``
+        summed in row order, goes to ``b`` (a layer's bias gradient
+        :math:`\sum_i D_{ij}` with its weight gradient :math:`A^T D`).  ``epilogue``: :data:`PLAIN` stores the product;
         :data:`ACTIVATE` stores :math:`f(c_{ij} + b_j)` for activation ``code``
         (and, with ``keep_pre``, the pre-activation into ``pre``);
         :data:`DERIVATIVE` stores :math:`c_{ij} f'(a_{ij}, z_{ij})` with ``a`` the
@@ -74,7 +81,7 @@ def _build_matmul(tile_type):
         K = B.shape[1] if trans_b else B.shape[0]
         acc = tile_type(0.0)
         for k0 in range(0, K, _TILE):
-            sa[ty, tx] = _load_a(A, rows, use_rows, trans_a, i, k0 + tx, M, K)
+            sa[ty, tx] = _load_a(A, rows, use_rows, trans_a, i, k0 + tx, M, K, sums)
             kb = k0 + ty
             if kb < K and j < N:
                 sb[ty, tx] = B[j, kb] if trans_b else B[kb, j]
@@ -95,6 +102,8 @@ def _build_matmul(tile_type):
                 C[i, j] = acc * K_act.acts.activation_grad(a, pre[i, j] if keep_pre else a, code)
             else:
                 C[i, j] = acc
+        elif sums and i == M and j < N:
+            b[j] = acc
 
     return matmul_kernel
 
@@ -161,15 +170,16 @@ def _blocks(n):
 
 
 def matmul(plan, A, B, C, rows, use_rows, trans_a, trans_b, epilogue=PLAIN, code=0, b=None, pre=None,
-           keep_pre=False, act=None):
+           keep_pre=False, act=None, sums=False):
     """Launch the tiled product ``C = op(A) @ op(B)`` (:func:`matmul_kernel`) over ``C``, with
-    its ``epilogue`` (arrays an epilogue does not read default to views of ``C``)."""
+    its ``epilogue``, and with ``sums`` the column sums of ``op(B)`` into ``b`` (arrays the
+    launch does not read default to views of ``C``)."""
     T = _config.CUDA_TILE
     M, N = C.shape
-    grid = (max(1, -(-N // T)), max(1, -(-M // T)))
+    grid = (max(1, -(-N // T)), max(1, -(-(M + 1 if sums else M) // T)))
     matmul_kernels[np.dtype(plan.dtype)][grid, (T, T)](
         A, B, C, rows, use_rows, trans_a, trans_b, epilogue, code,
-        C[0] if b is None else b, C if pre is None else pre, keep_pre, C if act is None else act,
+        C[0] if b is None else b, C if pre is None else pre, keep_pre, C if act is None else act, sums,
     )
 
 
@@ -237,18 +247,20 @@ def backward(plan, d_data, rows, n, params, work, norm=None):
     hidden = plan.codes[0]
     for l in range(len(Ws) - 1, plan.frozen - 1, -1):
         D = work["deltas"][l][:n]
-        if l == 0:
-            if sparse:
-                G = gWs[0].reshape(gWs[0].size)
-                fill_kernel[_blocks(G.size), threads](G, 0.0)
-                csr_tdot_kernel[_blocks(D.size), threads](x_data, x_indices, x_indptr, rows, D, gWs[0])
-            else:
-                matmul(plan, X, D, gWs[0], rows, True, True, False)
+        normalised = norm is not None and l < len(Ws) - 1  # the shift replaces the bias: gradient 0
+        # The bias gradient, D's column sums, comes with the weight gradient from one product,
+        # except after the sparse product and for a normalised layer.
+        fused = not normalised and not (l == 0 and sparse)
+        if l == 0 and sparse:
+            G = gWs[0].reshape(gWs[0].size)
+            fill_kernel[_blocks(G.size), threads](G, 0.0)
+            csr_tdot_kernel[_blocks(D.size), threads](x_data, x_indices, x_indptr, rows, D, gWs[0])
         else:
-            matmul(plan, work["acts"][l - 1][:n], D, gWs[l], rows, False, True, False)
-        if norm is not None and l < len(Ws) - 1:  # the shift replaces the bias: its gradient is 0
+            A_l = X if l == 0 else work["acts"][l - 1][:n]
+            matmul(plan, A_l, D, gWs[l], rows, l == 0, True, False, b=gbs[l], sums=fused)
+        if normalised:
             fill_kernel[_blocks(D.shape[1]), threads](gbs[l], 0.0)
-        else:
+        elif not fused:
             colsum_kernel[_blocks(D.shape[1]), threads](D, gbs[l])
         if l > plan.frozen:
             D_prev = work["deltas"][l - 1][:n]
