@@ -43,51 +43,49 @@ BackpropRegressor(max_iter=1, hidden_layer_sizes=(3,), batch_norm=True, loss="hu
 print(json.dumps({"first fit s": t1 - t0, "extensions fit+predict s": time.perf_counter() - t1}))
 """
 
-EPOCHS = """
+#: What the warm parts share: the imports, and the median seconds of one fit of ``epochs``
+#: epochs after a first, untimed fit (compilation or the cache load).
+WARM = """
 import json, time, warnings
 import numpy as np
 warnings.simplefilter("ignore")
-from benchmarks.workloads import WORKLOADS
 from fastbp import BackpropClassifier, BackpropRegressor
+
+
+def fit_seconds(cls, X, y, epochs, **params):
+    make = lambda n: cls(max_iter=n, tol=0, n_iter_no_change=10**6, random_state=0, **params)
+    make(1).fit(X, y)
+    times = []
+    for _ in range(5):
+        model = make(epochs)
+        t = time.perf_counter()
+        model.fit(X, y)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+"""
+
+EPOCHS = WARM + """
+from benchmarks.workloads import WORKLOADS
 out = {}
 for name, scale in (("W1", 1.0), ("W2", 0.4), ("W4", 0.4)):
     w = WORKLOADS[name]
     X, y = w.data(np.float32, scale=scale)
     cls = BackpropClassifier if w.task == "classification" else BackpropRegressor
     for solver in ("adam", "sgd"):
-        make = lambda n: cls(hidden_layer_sizes=w.hidden, batch_size=w.batch_size, solver=solver, max_iter=n,
-                             tol=0, n_iter_no_change=10**6, random_state=0)
-        make(1).fit(X, y)
-        times = []
-        for _ in range(5):
-            model = make(3)
-            t = time.perf_counter()
-            model.fit(X, y)
-            times.append((time.perf_counter() - t) / 3)
-        out[f"{name} {solver} ms"] = float(np.median(times)) * 1e3
+        seconds = fit_seconds(cls, X, y, 3, hidden_layer_sizes=w.hidden, batch_size=w.batch_size, solver=solver)
+        out[f"{name} {solver} ms"] = seconds / 3 * 1e3
 print(json.dumps(out))
 """
 
-STEPS = """
-import json, time, warnings
-import numpy as np
-warnings.simplefilter("ignore")
-from fastbp import BackpropRegressor
+STEPS = WARM + """
 rng = np.random.RandomState(0)
 X = rng.standard_normal((1024, 8)).astype(np.float32)
 y = X.sum(1)
 out = {}
 for solver in ("adam", "sgd", "rmsprop"):
-    make = lambda n: BackpropRegressor(hidden_layer_sizes=(600, 600), batch_size=16, solver=solver, max_iter=n,
-                                       tol=0, n_iter_no_change=10**6, random_state=0, learning_rate_init=1e-4)
-    make(1).fit(X, y)
-    times = []
-    for _ in range(5):
-        model = make(2)
-        t = time.perf_counter()
-        model.fit(X, y)
-        times.append((time.perf_counter() - t) / (2 * 64))
-    out[f"{solver} step us"] = float(np.median(times)) * 1e6
+    seconds = fit_seconds(BackpropRegressor, X, y, 2, hidden_layer_sizes=(600, 600), batch_size=16, solver=solver,
+                          learning_rate_init=1e-4)
+    out[f"{solver} step us"] = seconds / (2 * 64) * 1e6
 print(json.dumps(out))
 """
 
