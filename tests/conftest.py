@@ -6,7 +6,6 @@ profiles of the property-based tests.
 random; select it with ``HYPOTHESIS_PROFILE=dev``.
 """
 
-import functools
 import os
 
 import pytest
@@ -30,14 +29,9 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
-@functools.cache
-def _digits():
-    X, y = load_digits(return_X_y=True)
-    return X / 16.0, y
-
-
-@pytest.fixture
+@pytest.fixture(scope="package")
 def digits_all():
     """scikit-learn's bundled digits, X scaled to [0, 1]: (1797 x 64 floats, labels 0-9),
-    loaded once per test run."""
-    return _digits()
+    loaded once for the whole test directory."""
+    X, y = load_digits(return_X_y=True)
+    return X / 16.0, y
